@@ -1,0 +1,51 @@
+# islr: two commands matter -- `make train` and `make test`. `make help` lists the rest.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PYTEST_WORKERS ?= 2
+# Where the demo data and its cache live (gitignored).
+DEMO_DATA ?= data/synthetic
+
+.DEFAULT_GOAL := help
+.PHONY: help install train test test-tf test-jax lint format bench clean data preprocess
+
+help: ## List the targets
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-12s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; v = sys.version_info; sys.exit(0 if (3, 11) <= v[:2] <= (3, 13) else "islr needs Python 3.11-3.13, found %d.%d" % v[:2])'
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev,jax]"
+	touch $(STAMP)
+
+install: $(STAMP) ## Create .venv and install islr with dev and jax extras
+
+data: install ## Generate the synthetic demo data set if absent
+	$(BIN)/islr-synth --out $(DEMO_DATA) --preset demo --if-missing
+
+train: data ## Set up, make demo data, train the demo model on CPU, evaluate and export it
+	$(BIN)/islr-train experiment=demo data.root=$(DEMO_DATA)
+
+test: install ## Run the full test suite (TensorFlow backend, then the backend tests under JAX)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) -q
+	KERAS_BACKEND=jax $(PY) -m pytest -n $(PYTEST_WORKERS) -q -m backend
+
+lint: install ## ruff check + format check
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+format: install ## Apply ruff fixes and formatting
+	$(BIN)/ruff check --fix src tests bench
+	$(BIN)/ruff format src tests bench
+
+bench: install ## Run every benchmark on this machine (prints side-by-side ratios)
+	$(PY) bench/run_all.py
+
+clean: ## Remove the venv, caches, generated data and run outputs
+	rm -rf $(VENV) .pytest_cache .ruff_cache logs outputs multirun exports
+	find . -name __pycache__ -prune -exec rm -rf {} +
+	find data -mindepth 1 ! -name README.md -prune -exec rm -rf {} +

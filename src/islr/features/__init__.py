@@ -1,0 +1,1 @@
+"""islr.features."""
