@@ -1,0 +1,234 @@
+"""The six landmark augmentations of the reference recipe, as pure numpy functions.
+
+Every function takes one sequence of raw selected points ``x`` of shape ``[T, P, C]`` (normally
+``[T, 118, 3]``: normalised image coordinates with x, y in about [0, 1], NaN where MediaPipe found
+nothing, points in ``landmarks.POINT_INDICES`` order) and, where it is random, a
+``numpy.random.Generator``. Functions never modify their input and always return a new float32
+array. They are vectorised over frames and points (no Python loop over either).
+
+NaN conventions, chosen so that augmentation never invents landmarks that were not detected:
+
+- ``temporal_resample``: a resampled value is NaN wherever an interpolation neighbour that has a
+  non-zero weight is NaN. A resampled position that falls exactly on an original frame copies it.
+- ``random_affine`` transforms x and y only; z is left unchanged (MediaPipe's z is a relative
+  depth on another scale, and the features use it only for the normalisation statistics).
+- The masks write ``value`` (NaN by default, i.e. "not detected") into every coordinate of the
+  blanked frames / points.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from islr import landmarks
+
+Range = tuple[float, float]
+
+
+# --- argument checking -------------------------------------------------------------------------
+def check_sequence(x: np.ndarray, name: str = "x", min_coords: int = 2) -> np.ndarray:
+    """Return ``x`` as a float32 array after checking it is a ``[T>=1, P, C>=min_coords]`` sequence.
+
+    The result may share memory with ``x``: callers copy before writing.
+    """
+    arr = np.asarray(x, dtype=np.float32)
+    if arr.ndim != 3:
+        raise ValueError(
+            f"{name}: expected a landmark sequence of shape [T, points, coords], got shape "
+            f"{arr.shape}"
+        )
+    if arr.shape[0] < 1:
+        raise ValueError(f"{name}: the sequence has no frames (T=0); at least one is required")
+    if arr.shape[2] < min_coords:
+        raise ValueError(f"{name}: expected at least {min_coords} coordinates, got {arr.shape[2]}")
+    return arr
+
+
+def as_range(value: float | Sequence[float], name: str) -> Range:
+    """Normalise a ``(low, high)`` range argument (a single number means ``(v, v)``)."""
+    if isinstance(value, int | float | np.floating | np.integer):
+        low = high = float(value)
+    else:
+        try:
+            items = [float(v) for v in value]
+        except (TypeError, ValueError) as err:
+            msg = f"{name}: expected a number or a (low, high) pair, got {value!r}"
+            raise ValueError(msg) from err
+        if len(items) != 2:
+            raise ValueError(f"{name}: expected a (low, high) pair, got {len(items)} values")
+        low, high = items
+    if not (math.isfinite(low) and math.isfinite(high)):
+        raise ValueError(f"{name}: range bounds must be finite, got ({low}, {high})")
+    if low > high:
+        raise ValueError(f"{name}: low must be <= high, got ({low}, {high})")
+    return (low, high)
+
+
+def _check_fraction_range(value: float | Sequence[float], name: str) -> Range:
+    low, high = as_range(value, name)
+    if low < 0.0 or high > 1.0:
+        raise ValueError(f"{name}: fractions must lie in [0, 1], got ({low}, {high})")
+    return (low, high)
+
+
+def _uniform(rng: np.random.Generator, bounds: Range, size: int | None = None):
+    # rng.uniform(a, a) returns a exactly, so fixed ranges give exact parameters (used by tests).
+    return rng.uniform(bounds[0], bounds[1], size=size)
+
+
+# --- 1. resample in time ----------------------------------------------------------------------
+def temporal_resample(
+    x: np.ndarray,
+    rng: np.random.Generator,
+    scale_range: float | Sequence[float] = (0.5, 1.5),
+) -> np.ndarray:
+    """Change the speed of a sequence: new length ``max(1, round(T * s))``, ``s ~ U(scale_range)``.
+
+    Linear interpolation in time on an evenly spaced grid that starts on the first frame and ends
+    on the last one, so both are kept exactly (when the new length is 1 only the first frame is
+    kept). NaN-aware: a value is NaN where a neighbour with non-zero weight is NaN.
+    """
+    arr = check_sequence(x)
+    low, high = as_range(scale_range, "scale_range")
+    if low <= 0.0:
+        raise ValueError(f"scale_range: scales must be > 0, got ({low}, {high})")
+    n_frames = arr.shape[0]
+    new_len = max(1, round(n_frames * float(_uniform(rng, (low, high)))))
+    if new_len == 1:
+        return arr[:1].copy()
+    # np.linspace sets the end point exactly, so the last position is exactly T - 1.
+    pos = np.linspace(0.0, n_frames - 1, new_len)
+    lo = np.floor(pos).astype(np.int64)
+    hi = np.minimum(lo + 1, n_frames - 1)
+    w = (pos - lo).astype(np.float32)
+    a = arr[lo]
+    b = arr[hi]
+    w = w.reshape(-1, 1, 1)
+    mixed = a + w * (b - a)
+    # Where the weight of b is zero, copy a: b's NaN must not leak into an exact frame.
+    return np.where(w == 0.0, a, mixed).astype(np.float32, copy=False)
+
+
+# --- 2. horizontal flip -------------------------------------------------------------------------
+def horizontal_flip(x: np.ndarray) -> np.ndarray:
+    """Mirror a sequence left-right: ``x <- 1 - x`` and swap left/right points.
+
+    The points are permuted by ``landmarks.FLIP_PERMUTATION`` (hands, eyes, lip halves, nose
+    sides), so the result is the sequence a mirrored video would give. Applying it twice is the
+    identity.
+    """
+    arr = check_sequence(x)
+    if arr.shape[1] != landmarks.N_POINTS:
+        raise ValueError(
+            f"x: horizontal_flip needs the {landmarks.N_POINTS} selected points, got "
+            f"{arr.shape[1]} points"
+        )
+    out = arr[:, landmarks.FLIP_PERMUTATION, :]  # fancy indexing copies
+    out[..., 0] = 1.0 - out[..., 0]
+    return out
+
+
+# --- 3. random crop ---------------------------------------------------------------------------
+def random_crop(x: np.ndarray, rng: np.random.Generator, max_len: int) -> np.ndarray:
+    """Keep a random window of ``max_len`` consecutive frames if ``T > max_len``, else all."""
+    arr = check_sequence(x)
+    if isinstance(max_len, bool) or not isinstance(max_len, int | np.integer) or max_len < 1:
+        raise ValueError(f"max_len: expected a positive integer, got {max_len!r}")
+    n_frames = arr.shape[0]
+    if n_frames <= max_len:
+        return arr.copy()
+    start = int(rng.integers(0, n_frames - max_len + 1))
+    return arr[start : start + max_len].copy()
+
+
+# --- 4. random affine ---------------------------------------------------------------------------
+def random_affine(
+    x: np.ndarray,
+    rng: np.random.Generator,
+    scale: float | Sequence[float] = (0.8, 1.2),
+    shear: float | Sequence[float] = (-0.15, 0.15),
+    rotate_deg: float | Sequence[float] = (-30.0, 30.0),
+    shift: float | Sequence[float] = (-0.1, 0.1),
+) -> np.ndarray:
+    """Random affine map of x, y about the image centre (0.5, 0.5); z is left unchanged.
+
+    Independent draws per call: one scale and one shear per axis, one rotation angle and one
+    shift per axis. ``p' = R @ H @ S @ (p - c) + c + shift`` with ``S = diag(sx, sy)``,
+    ``H = [[1, hx], [hy, 1]]`` and ``R`` a rotation by the angle. NaN stays NaN.
+    """
+    arr = check_sequence(x)
+    s = _uniform(rng, as_range(scale, "scale"), size=2)
+    h = _uniform(rng, as_range(shear, "shear"), size=2)
+    angle = math.radians(float(_uniform(rng, as_range(rotate_deg, "rotate_deg"))))
+    t = _uniform(rng, as_range(shift, "shift"), size=2)
+    cos, sin = math.cos(angle), math.sin(angle)
+    rot = np.array([[cos, -sin], [sin, cos]])
+    shear_m = np.array([[1.0, h[0]], [h[1], 1.0]])
+    matrix = (rot @ shear_m @ np.diag(s)).astype(np.float32)
+    out = arr.copy()
+    centred = arr[..., :2] - np.float32(0.5)
+    # Row vectors: p' = p @ M^T; NaN propagates through the product on its own.
+    out[..., :2] = centred @ matrix.T + (np.float32(0.5) + t.astype(np.float32))
+    return out
+
+
+# --- 5. temporal mask ---------------------------------------------------------------------------
+def temporal_mask(
+    x: np.ndarray,
+    rng: np.random.Generator,
+    size: float | Sequence[float] = (0.2, 0.4),
+    value: float = float("nan"),
+) -> np.ndarray:
+    """Blank one run of consecutive frames: ``round(f * T)`` frames, ``f ~ U(size)``.
+
+    Every coordinate of every point in the run is set to ``value`` (NaN: "not detected"). The
+    run's start is uniform over the positions where it fits.
+    """
+    arr = check_sequence(x)
+    bounds = _check_fraction_range(size, "size")
+    n_frames = arr.shape[0]
+    n_masked = min(n_frames, round(float(_uniform(rng, bounds)) * n_frames))
+    out = arr.copy()
+    if n_masked == 0:
+        return out
+    start = int(rng.integers(0, n_frames - n_masked + 1))
+    out[start : start + n_masked] = np.float32(value)
+    return out
+
+
+# --- 6. spatial cutout ----------------------------------------------------------------------------
+def spatial_cutout(
+    x: np.ndarray,
+    rng: np.random.Generator,
+    size: float | Sequence[float] = (0.2, 0.4),
+    value: float = float("nan"),
+) -> np.ndarray:
+    """Blank the points inside one random square box of the image, in every frame.
+
+    The side ``a ~ U(size)`` is a fraction of the unit image; the box ``[x0, x0 + a) x
+    [y0, y0 + a)`` lies inside the unit square (``x0, y0 ~ U(0, 1 - a)``). All coordinates of a
+    point inside it are set to ``value``. Undetected (NaN) points are never inside.
+    """
+    arr = check_sequence(x)
+    bounds = _check_fraction_range(size, "size")
+    side = float(_uniform(rng, bounds))
+    x0, y0 = _uniform(rng, (0.0, 1.0 - side), size=2)
+    return blank_box(arr, float(x0), float(y0), side, value)
+
+
+def blank_box(
+    x: np.ndarray, x0: float, y0: float, side: float, value: float = float("nan")
+) -> np.ndarray:
+    """Set every coordinate of the points with ``x0 <= x < x0 + side`` and ``y0 <= y < y0 + side``
+    to ``value``, in every frame (the deterministic core of ``spatial_cutout``)."""
+    arr = check_sequence(x)
+    if not side >= 0.0:
+        raise ValueError(f"side: expected a non-negative box side, got {side!r}")
+    px, py = arr[..., 0], arr[..., 1]
+    inside = (px >= x0) & (px < x0 + side) & (py >= y0) & (py < y0 + side)
+    out = arr.copy()
+    out[inside] = np.float32(value)
+    return out
