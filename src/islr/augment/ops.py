@@ -102,14 +102,16 @@ def temporal_resample(
     # np.linspace sets the end point exactly, so the last position is exactly T - 1.
     pos = np.linspace(0.0, n_frames - 1, new_len)
     lo = np.floor(pos).astype(np.int64)
-    hi = np.minimum(lo + 1, n_frames - 1)
     w = (pos - lo).astype(np.float32)
+    # Where b's weight is zero, interpolate a with itself (a + 0 * 0 == a exactly), so a NaN in
+    # the unused neighbour cannot leak into a position that falls on an original frame.
+    hi = np.where(w > 0.0, np.minimum(lo + 1, n_frames - 1), lo)
     a = arr[lo]
-    b = arr[hi]
-    w = w.reshape(-1, 1, 1)
-    mixed = a + w * (b - a)
-    # Where the weight of b is zero, copy a: b's NaN must not leak into an exact frame.
-    return np.where(w == 0.0, a, mixed).astype(np.float32, copy=False)
+    out = arr[hi]
+    out -= a
+    out *= w.reshape(-1, 1, 1)
+    out += a
+    return out
 
 
 # --- 2. horizontal flip -------------------------------------------------------------------------
@@ -126,8 +128,8 @@ def horizontal_flip(x: np.ndarray) -> np.ndarray:
             f"x: horizontal_flip needs the {landmarks.N_POINTS} selected points, got "
             f"{arr.shape[1]} points"
         )
-    out = arr[:, landmarks.FLIP_PERMUTATION, :]  # fancy indexing copies
-    out[..., 0] = 1.0 - out[..., 0]
+    out = np.take(arr, landmarks.FLIP_PERMUTATION, axis=1)  # a new array
+    np.subtract(np.float32(1.0), out[..., 0], out=out[..., 0])
     return out
 
 
@@ -167,11 +169,16 @@ def random_affine(
     cos, sin = math.cos(angle), math.sin(angle)
     rot = np.array([[cos, -sin], [sin, cos]])
     shear_m = np.array([[1.0, h[0]], [h[1], 1.0]])
-    matrix = (rot @ shear_m @ np.diag(s)).astype(np.float32)
-    out = arr.copy()
-    centred = arr[..., :2] - np.float32(0.5)
-    # Row vectors: p' = p @ M^T; NaN propagates through the product on its own.
-    out[..., :2] = centred @ matrix.T + (np.float32(0.5) + t.astype(np.float32))
+    (m00, m01), (m10, m11) = (rot @ shear_m @ np.diag(s)).tolist()
+    # Fold the centring into the offset: p' = M @ p + (c + t - M @ c), c = (0.5, 0.5).
+    b0 = 0.5 + float(t[0]) - 0.5 * (m00 + m01)
+    b1 = 0.5 + float(t[1]) - 0.5 * (m10 + m11)
+    # Elementwise rather than a batched 2x2 matmul, which numpy runs slowly; NaN propagates.
+    px, py = arr[..., 0], arr[..., 1]
+    out = np.empty_like(arr)
+    out[..., 0] = np.float32(m00) * px + np.float32(m01) * py + np.float32(b0)
+    out[..., 1] = np.float32(m10) * px + np.float32(m11) * py + np.float32(b1)
+    out[..., 2:] = arr[..., 2:]
     return out
 
 
