@@ -1,0 +1,118 @@
+"""Multi-head self-attention with padded keys masked out."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import keras
+from keras import ops
+
+# Added to the logits of padded keys; finite so that a query with no real key gets a uniform
+# (not NaN) distribution. Applied in float32, where it cannot overflow.
+_MASKED_LOGIT = -1e9
+
+
+@keras.saving.register_keras_serializable(package="islr")
+class MultiHeadSelfAttention(keras.layers.Layer):
+    """Self-attention over ``[B, T, dim]`` whose keys at padded steps get zero weight.
+
+    ``qkv = Dense(3 * dim, no bias)``, split into ``num_heads`` heads of ``dim // num_heads``;
+    logits are scaled by ``dim ** -0.5`` (``scale="dim"``, the reference recipe's choice) or by
+    ``head_dim ** -0.5`` (``scale="head"``, the textbook choice); softmax in float32; attention
+    dropout; output ``Dense(dim, no bias)``. No positional information is added.
+
+    Args:
+        dim: model width (input and output channels); divisible by ``num_heads``.
+        num_heads: number of heads.
+        dropout: dropout rate on the attention weights (training only).
+        scale: ``"dim"`` or ``"head"``, see above.
+        seed: optional seed of the dropout generator.
+    """
+
+    def __init__(
+        self,
+        dim: int = 192,
+        num_heads: int = 4,
+        dropout: float = 0.0,
+        scale: str = "dim",
+        seed: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if int(dim) < 1 or int(num_heads) < 1 or int(dim) % int(num_heads):
+            raise ValueError(
+                "MultiHeadSelfAttention: dim must be a positive multiple of num_heads, "
+                f"got dim={dim!r}, num_heads={num_heads!r}"
+            )
+        if scale not in ("dim", "head"):
+            raise ValueError(
+                f"MultiHeadSelfAttention: scale must be 'dim' or 'head', got {scale!r}"
+            )
+        if not 0.0 <= float(dropout) < 1.0:
+            raise ValueError(f"MultiHeadSelfAttention: dropout must be in [0, 1), got {dropout!r}")
+        self.dim = int(dim)
+        self.num_heads = int(num_heads)
+        self.head_dim = self.dim // self.num_heads
+        self.dropout = float(dropout)
+        self.scale = scale
+        self.seed = seed
+        policy = self.dtype_policy
+        self.qkv = keras.layers.Dense(3 * self.dim, use_bias=False, dtype=policy, name="qkv")
+        self.out = keras.layers.Dense(self.dim, use_bias=False, dtype=policy, name="out")
+        self.attn_drop = keras.layers.Dropout(
+            self.dropout, seed=seed, dtype=policy, name="attn_drop"
+        )
+        self.supports_masking = True
+
+    def build(self, input_shape: tuple[int | None, ...]) -> None:
+        if len(input_shape) != 3 or input_shape[-1] != self.dim:
+            raise ValueError(
+                f"MultiHeadSelfAttention(dim={self.dim}) expects [batch, time, {self.dim}], "
+                f"got {input_shape}"
+            )
+        self.qkv.build(input_shape)
+        self.out.build(input_shape)
+        super().build(input_shape)
+
+    def _factor(self) -> float:
+        return (self.dim if self.scale == "dim" else self.head_dim) ** -0.5
+
+    def call(self, inputs: Any, mask: Any | None = None, training: bool | None = None) -> Any:
+        shape = ops.shape(inputs)
+        batch, steps = shape[0], shape[1]
+        qkv = ops.reshape(self.qkv(inputs), (batch, steps, 3, self.num_heads, self.head_dim))
+        qkv = ops.transpose(qkv, (2, 0, 3, 1, 4))  # [3, B, H, T, hd]
+        q, k, v = qkv[0], qkv[1], qkv[2]
+        logits = ops.matmul(q, ops.transpose(k, (0, 1, 3, 2))) * ops.cast(self._factor(), q.dtype)
+        logits = ops.cast(logits, "float32")  # [B, H, Tq, Tk]
+        if mask is not None:
+            key_ok = ops.expand_dims(ops.expand_dims(ops.cast(mask, "bool"), 1), 1)  # [B,1,1,Tk]
+            logits = ops.where(key_ok, logits, _MASKED_LOGIT)
+        with warnings.catch_warnings():
+            # A single time step (T = 1) is legitimate here; keras warns about size-1 softmax.
+            warnings.filterwarnings("ignore", message="You are using a softmax over axis")
+            weights = ops.cast(ops.softmax(logits, axis=-1), self.compute_dtype)
+        weights = self.attn_drop(weights, training=training)
+        context = ops.matmul(weights, v)  # [B, H, T, hd]
+        context = ops.reshape(ops.transpose(context, (0, 2, 1, 3)), (batch, steps, self.dim))
+        return self.out(context)
+
+    def compute_mask(self, inputs: Any, mask: Any | None = None) -> Any:
+        return mask
+
+    def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
+        return input_shape
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update(
+            {
+                "dim": self.dim,
+                "num_heads": self.num_heads,
+                "dropout": self.dropout,
+                "scale": self.scale,
+                "seed": self.seed,
+            }
+        )
+        return config

@@ -1,0 +1,132 @@
+"""Pre-norm Transformer block (BatchNorm by default, as in the reference recipe)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+
+from islr.model.attention import MultiHeadSelfAttention
+from islr.model.drop_path import DropPath
+
+
+@keras.saving.register_keras_serializable(package="islr")
+class TransformerBlock(keras.layers.Layer):
+    """``x += DropPath(MHSA(N(x)))``; ``x += DropPath(Dense(dim)(Dense(dim*expand, act)(N(x))))``.
+
+    ``N`` is BatchNormalization (``norm="batch"``, statistics over real frames only) or
+    LayerNormalization (``norm="layer"``). Both FFN Dense layers are bias-free.
+
+    Args:
+        dim: model width (input and output).
+        num_heads: attention heads.
+        expand_ratio: FFN width multiplier.
+        attn_drop_rate: dropout on attention weights.
+        drop_path_rate: per-sample stochastic depth on both branches.
+        bn_momentum: BatchNormalization momentum (``norm="batch"``).
+        norm: ``"batch"`` or ``"layer"``.
+        attn_scale: ``"dim"`` (reference quirk) or ``"head"``; see MultiHeadSelfAttention.
+        activation: FFN activation.
+    """
+
+    def __init__(
+        self,
+        dim: int = 192,
+        num_heads: int = 4,
+        expand_ratio: int = 2,
+        attn_drop_rate: float = 0.2,
+        drop_path_rate: float = 0.2,
+        bn_momentum: float = 0.95,
+        norm: str = "batch",
+        attn_scale: str = "dim",
+        activation: str = "swish",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if norm not in ("batch", "layer"):
+            raise ValueError(f"TransformerBlock: norm must be 'batch' or 'layer', got {norm!r}")
+        self.dim = int(dim)
+        self.num_heads = int(num_heads)
+        self.expand_ratio = int(expand_ratio)
+        self.attn_drop_rate = float(attn_drop_rate)
+        self.drop_path_rate = float(drop_path_rate)
+        self.bn_momentum = float(bn_momentum)
+        self.norm = norm
+        self.attn_scale = attn_scale
+        self.activation = activation
+        policy = self.dtype_policy
+        self.norm1 = self._make_norm("norm1")
+        self.attn = MultiHeadSelfAttention(
+            self.dim, self.num_heads, self.attn_drop_rate, attn_scale, dtype=policy, name="attn"
+        )
+        self.drop_path1 = DropPath(self.drop_path_rate, dtype=policy, name="drop_path1")
+        self.norm2 = self._make_norm("norm2")
+        self.ffn_expand = keras.layers.Dense(
+            self.dim * self.expand_ratio,
+            use_bias=False,
+            activation=activation,
+            dtype=policy,
+            name="ffn_expand",
+        )
+        self.ffn_project = keras.layers.Dense(
+            self.dim, use_bias=False, dtype=policy, name="ffn_project"
+        )
+        self.drop_path2 = DropPath(self.drop_path_rate, dtype=policy, name="drop_path2")
+        self.supports_masking = True
+
+    def _make_norm(self, name: str) -> keras.layers.Layer:
+        if self.norm == "batch":
+            return keras.layers.BatchNormalization(
+                momentum=self.bn_momentum, dtype=self.dtype_policy, name=name
+            )
+        return keras.layers.LayerNormalization(dtype=self.dtype_policy, name=name)
+
+    def build(self, input_shape: tuple[int | None, ...]) -> None:
+        if len(input_shape) != 3 or input_shape[-1] != self.dim:
+            raise ValueError(
+                f"TransformerBlock(dim={self.dim}) expects [batch, time, {self.dim}], "
+                f"got {input_shape}"
+            )
+        inner = (*input_shape[:-1], self.dim * self.expand_ratio)
+        self.norm1.build(input_shape)
+        self.attn.build(input_shape)
+        self.norm2.build(input_shape)
+        self.ffn_expand.build(input_shape)
+        self.ffn_project.build(inner)
+        super().build(input_shape)
+
+    def _normalize(self, layer: keras.layers.Layer, x: Any, mask: Any, training: Any) -> Any:
+        if self.norm == "batch":
+            return layer(x, training=training, mask=mask)
+        return layer(x)
+
+    def call(self, inputs: Any, mask: Any | None = None, training: bool | None = None) -> Any:
+        h = self._normalize(self.norm1, inputs, mask, training)
+        h = self.attn(h, mask=mask, training=training)
+        x = inputs + self.drop_path1(h, training=training)
+        h = self._normalize(self.norm2, x, mask, training)
+        h = self.ffn_project(self.ffn_expand(h))
+        return x + self.drop_path2(h, training=training)
+
+    def compute_mask(self, inputs: Any, mask: Any | None = None) -> Any:
+        return mask
+
+    def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
+        return input_shape
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update(
+            {
+                "dim": self.dim,
+                "num_heads": self.num_heads,
+                "expand_ratio": self.expand_ratio,
+                "attn_drop_rate": self.attn_drop_rate,
+                "drop_path_rate": self.drop_path_rate,
+                "bn_momentum": self.bn_momentum,
+                "norm": self.norm,
+                "attn_scale": self.attn_scale,
+                "activation": self.activation,
+            }
+        )
+        return config
