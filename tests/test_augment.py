@@ -177,7 +177,7 @@ def test_affine_shift_moves_centroid_and_keeps_z() -> None:
 
 def test_affine_rotation_and_scale_about_centre() -> None:
     x = np.full((1, N, 3), 0.5, np.float32)
-    x[0, 0, :2] = (0.7, 0.5)  # 0.2 right of the centre
+    x[0, 0, :2] = (0.7, 0.5)  # 0.2 right of the centre; with y down, +90 degrees turns it down
     rot = random_affine(x, rng_of(0), scale=1, shear=0, rotate_deg=90, shift=0)
     np.testing.assert_allclose(rot[0, 0, :2], (0.5, 0.7), atol=1e-6)
     np.testing.assert_allclose(rot[0, 1, :2], (0.5, 0.5), atol=1e-6)  # the centre is fixed
@@ -262,6 +262,18 @@ def test_augmenter_disabled_and_all_off_are_identity() -> None:
     np.testing.assert_array_equal(Augmenter(max_len=None, **zero)(x, rng_of(0)), x)
     only_flip = Augmenter(max_len=None, **{**zero, "flip_p": 1})(x, rng_of(0))
     np.testing.assert_array_equal(only_flip, horizontal_flip(x))
+
+
+def test_augmenter_applies_each_step_with_its_probability() -> None:
+    x = make_seq(20, nan_hand=False)
+    zero = dict(resample_p=0, flip_p=0, affine_p=0, temporal_mask_p=0, cutout_p=0)
+    flip = Augmenter(max_len=None, **{**zero, "flip_p": 0.3})
+    mask = Augmenter(max_len=None, **{**zero, "temporal_mask_p": 0.7})
+    flipped = horizontal_flip(x)
+    n_flip = sum(np.array_equal(flip(x, rng_of(s)), flipped) for s in range(300))
+    n_mask = sum(np.isnan(mask(x, rng_of(s))).any() for s in range(300))
+    assert 60 <= n_flip <= 120  # expected 90
+    assert 180 <= n_mask <= 240  # expected 210
 
 
 def test_augmenter_always_crops_and_keeps_at_least_one_frame() -> None:

@@ -159,7 +159,8 @@ def random_affine(
 
     Independent draws per call: one scale and one shear per axis, one rotation angle and one
     shift per axis. ``p' = R @ H @ S @ (p - c) + c + shift`` with ``S = diag(sx, sy)``,
-    ``H = [[1, hx], [hy, 1]]`` and ``R`` a rotation by the angle. NaN stays NaN.
+    ``H = [[1, hx], [hy, 1]]`` and ``R`` the rotation matrix of the angle (image coordinates have y
+    pointing down, so a positive angle turns clockwise on screen). NaN stays NaN.
     """
     arr = check_sequence(x)
     s = _uniform(rng, as_range(scale, "scale"), size=2)
