@@ -1,1 +1,40 @@
-"""islr.train."""
+"""islr.train: input pipeline, training run, checkpoints/resume, reports and evaluation.
+
+Never imports TensorFlow (works under any Keras backend).
+"""
+
+from islr.train.evaluate import (
+    Evaluation,
+    classification_metrics,
+    evaluate_checkpoint,
+    evaluate_network,
+)
+from islr.train.pipeline import (
+    DEFAULT_BOUNDARIES,
+    SequenceBatches,
+    bucket_boundaries,
+    count_valid_frames,
+    drop_empty_frames,
+    pad_batch,
+)
+from islr.train.run import ConfigError, load_split, parse_fold, train
+from islr.train.sweep import CVSummaryCallback, summarize_runs
+
+__all__ = [
+    "DEFAULT_BOUNDARIES",
+    "CVSummaryCallback",
+    "ConfigError",
+    "Evaluation",
+    "SequenceBatches",
+    "bucket_boundaries",
+    "classification_metrics",
+    "count_valid_frames",
+    "drop_empty_frames",
+    "evaluate_checkpoint",
+    "evaluate_network",
+    "load_split",
+    "pad_batch",
+    "parse_fold",
+    "summarize_runs",
+    "train",
+]

@@ -1,0 +1,80 @@
+"""``islr-train``: train a sign classifier with Hydra (``conf/train.yaml``), then export it.
+
+Examples::
+
+    islr-train experiment=demo data.root=data/synthetic
+    islr-train experiment=reference data.root=/data/asl-signs data.fold=all
+    islr-train --multirun data.fold=0,1,2,3,4          # cross-validation -> cv_summary.json
+    islr-train resume=true hydra.run.dir=logs/train/runs/<old run>
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig, OmegaConf
+
+log = logging.getLogger("islr.train")
+
+
+def export_after_training(run_dir: Path, cfg: DictConfig) -> Path | None:
+    """Export the run's best network (``cfg.export``) into ``<run_dir>/export``.
+
+    Export needs TensorFlow; under another Keras backend it runs in a subprocess with
+    ``KERAS_BACKEND=tensorflow`` (the ``.keras`` files are backend-neutral).
+    """
+    import keras
+
+    out_dir = run_dir / "export"
+    if keras.backend.backend() == "tensorflow":
+        from islr.export import export_run
+
+        export_run(run_dir, out_dir=out_dir, cfg=cfg.export)
+        return out_dir
+    env = dict(os.environ, KERAS_BACKEND="tensorflow")
+    cmd = [sys.executable, "-m", "islr.cli.export", f"sources=[{run_dir}]", f"out_dir={out_dir}"]
+    log.info("exporting with the TensorFlow backend: %s", " ".join(cmd))
+    subprocess.run(cmd, env=env, check=True)
+    return out_dir
+
+
+@hydra.main(version_base="1.3", config_path="../../../conf", config_name="train")
+def main(cfg: DictConfig) -> float | None:
+    """Train (and export); returns the monitored validation metric (for sweepers)."""
+    from islr.train import ConfigError, train
+
+    log.debug("config:\n%s", OmegaConf.to_yaml(cfg))
+    try:
+        result = train(cfg)
+    except ConfigError as err:
+        log.error("configuration error: %s", err)
+        raise SystemExit(f"islr-train: configuration error: {err}") from None
+    run_dir = Path(result["run_dir"])
+    export_dir = None
+    if cfg.export.get("enabled", False):
+        export_dir = export_after_training(run_dir, cfg)
+    lines = [f"run directory: {run_dir}"]
+    if "val_top1" in result:
+        lines.append(
+            f"validation (fold {result['fold']}, best epoch {result['best_epoch']}): "
+            f"top-1 {result['val_top1']:.4f}, top-5 {result['val_top5']:.4f}"
+        )
+    lines += [
+        f"checkpoints: {run_dir / 'checkpoints'} (best.keras, last.keras, last.weights.h5)",
+        f"metrics: {run_dir / 'metrics.json'}, {run_dir / 'metrics.csv'}",
+        f"plots: {run_dir / 'curves.png'}, {run_dir / 'confusion.png'}",
+    ]
+    if export_dir is not None:
+        lines.append(f"export: {export_dir}")
+    print("\n".join(lines))
+    value = result.get(str(cfg.monitor))
+    return None if value is None else float(value)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,243 @@
+"""Training callbacks: crash-safe checkpoints with resumable state, and epoch log lines."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import json
+import logging
+import math
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+STATE_ATTR = "islr_state"
+
+
+def _atomic_replace(tmp: Path, final: Path) -> None:
+    """Move a fully written file into place (rename is atomic on one filesystem)."""
+    with open(tmp, "rb+") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp, final)
+
+
+def write_json_atomic(path: Path, payload: Any) -> None:
+    """Write JSON through a temporary file so readers never see a half-written file."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(payload, indent=2, default=_json_default) + "\n")
+    _atomic_replace(tmp, path)
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def read_training_state(weights_path: Path) -> dict[str, Any] | None:
+    """The training state stored inside ``last.weights.h5`` (None if absent/unreadable).
+
+    The state travels inside the weights file itself, so weights and state can never disagree
+    (a kill between writing two files would otherwise leave them one epoch apart).
+    """
+    import h5py  # a Keras dependency; only needed here
+
+    try:
+        with h5py.File(weights_path, "r") as f:
+            raw = f.attrs.get(STATE_ATTR)
+    except OSError:
+        return None
+    if raw is None:
+        return None
+    if isinstance(raw, bytes):
+        raw = raw.decode()
+    return json.loads(raw)
+
+
+class CheckpointState(keras.callbacks.Callback):
+    """Writes the run's checkpoints after every epoch (each file atomically).
+
+    - ``best.keras``: the network only, when ``monitor`` improved (or every epoch without
+      validation, where best = last);
+    - ``last.keras``: the network only;
+    - ``last.weights.h5``: the whole training model (network + optimizer state) with the
+      training state (epoch, best score, history, seed) embedded as an HDF5 attribute;
+    - ``state.json``: a readable copy of that state; ``metrics.csv``: the history.
+
+    Args:
+        run_dir: the run directory.
+        network: the network saved to the ``.keras`` files.
+        monitor: metric name (higher is better); ignored when ``validate`` is False.
+        validate: whether epochs produce ``monitor``.
+        seed: recorded in the state.
+        state: the state restored on resume (continues its history and best score).
+    """
+
+    def __init__(
+        self,
+        run_dir: Path,
+        network: keras.Model,
+        *,
+        monitor: str = "val_top1",
+        validate: bool = True,
+        seed: int = 0,
+        save_best: bool = True,
+        save_last: bool = True,
+        state: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__()
+        self.ckpt_dir = Path(run_dir) / "checkpoints"
+        self.ckpt_dir.mkdir(parents=True, exist_ok=True)
+        self.metrics_csv = Path(run_dir) / "metrics.csv"
+        self.network = network
+        self.monitor = monitor
+        self.validate = validate
+        self.save_best = save_best
+        self.save_last = save_last
+        state = dict(state or {})
+        self.history: list[dict[str, Any]] = list(state.get("history", []))
+        self.best: float | None = state.get("best")
+        self.best_epoch: int | None = state.get("best_epoch")
+        self.seed = seed
+        self.seconds = float(state.get("seconds", 0.0))
+        self._t0 = time.perf_counter()
+
+    @property
+    def best_path(self) -> Path:
+        return self.ckpt_dir / "best.keras"
+
+    @property
+    def last_path(self) -> Path:
+        return self.ckpt_dir / "last.keras"
+
+    @property
+    def weights_path(self) -> Path:
+        return self.ckpt_dir / "last.weights.h5"
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self._t0 = time.perf_counter()
+
+    def _save_network(self, path: Path) -> None:
+        tmp = path.with_name(path.stem + ".tmp.keras")
+        self.network.save(tmp)
+        _atomic_replace(tmp, path)
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        logs = {k: float(v) for k, v in (logs or {}).items()}
+        seconds = time.perf_counter() - self._t0
+        self.seconds += seconds
+        row = {
+            "epoch": epoch + 1,
+            **logs,
+            "lr": current_learning_rate(self.model),
+            "seconds": seconds,
+        }
+        self.history.append(row)
+        value = logs.get(self.monitor) if self.validate else None
+        improved = not self.validate or (
+            value is not None and not math.isnan(value) and (self.best is None or value > self.best)
+        )
+        if improved:
+            self.best = value if self.validate else None
+            self.best_epoch = epoch + 1
+            if self.save_best:
+                self._save_network(self.best_path)
+        if self.save_last:
+            self._save_network(self.last_path)
+        state = {
+            "epoch": epoch + 1,
+            "best": self.best,
+            "best_epoch": self.best_epoch,
+            "monitor": self.monitor,
+            "seed": self.seed,
+            "seconds": self.seconds,
+            "history": self.history,
+        }
+        # Weights + embedded state form one file: the commit point of this epoch.
+        tmp = self.weights_path.with_name("last.tmp.weights.h5")
+        self.model.save_weights(tmp)
+        import h5py
+
+        with h5py.File(tmp, "a") as f:
+            f.attrs[STATE_ATTR] = json.dumps(state, default=_json_default)
+        _atomic_replace(tmp, self.weights_path)
+        write_json_atomic(self.ckpt_dir / "state.json", state)
+        write_history_csv(self.metrics_csv, self.history)
+
+
+def write_history_csv(path: Path, history: list[dict[str, Any]]) -> None:
+    """Rewrite ``metrics.csv`` from the whole history (so a resumed run has no stale rows)."""
+    keys: list[str] = []
+    for row in history:
+        keys += [k for k in row if k not in keys]
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=keys)
+        writer.writeheader()
+        writer.writerows(history)
+    _atomic_replace(tmp, path)
+
+
+def current_learning_rate(model: keras.Model | None) -> float:
+    """The optimizer's learning rate at its current step (nan if unavailable)."""
+    opt = getattr(model, "optimizer", None)
+    if opt is None:
+        return float("nan")
+    with contextlib.suppress(Exception):
+        return float(keras.ops.convert_to_numpy(opt.learning_rate))
+    return float("nan")
+
+
+class EpochLogger(keras.callbacks.Callback):
+    """One ``logging`` line per epoch (the run log and non-interactive consoles)."""
+
+    def __init__(self, epochs: int) -> None:
+        super().__init__()
+        self.epochs = epochs
+        self._t0 = time.perf_counter()
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self._t0 = time.perf_counter()
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        parts = [f"{k}={float(v):.4f}" for k, v in (logs or {}).items()]
+        lr = current_learning_rate(self.model)
+        log.info(
+            "epoch %d/%d  %s  lr=%.3g  %.1fs",
+            epoch + 1,
+            self.epochs,
+            "  ".join(parts),
+            lr,
+            time.perf_counter() - self._t0,
+        )
+
+
+class EarlyStopOnPlateau(keras.callbacks.Callback):
+    """Stops training after ``patience`` validated epochs without a new best ``monitor``."""
+
+    def __init__(self, monitor: str, patience: int) -> None:
+        super().__init__()
+        self.monitor = monitor
+        self.patience = int(patience)
+        self.best = -math.inf
+        self.wait = 0
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        value = (logs or {}).get(self.monitor)
+        if value is None:
+            return
+        if float(value) > self.best:
+            self.best, self.wait = float(value), 0
+            return
+        self.wait += 1
+        if self.wait >= self.patience:
+            log.info("early stopping: %s did not improve for %d epochs", self.monitor, self.wait)
+            self.model.stop_training = True

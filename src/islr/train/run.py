@@ -1,0 +1,419 @@
+"""The training run: config -> data -> model -> fit (checkpoints, resume) -> reports.
+
+``train(cfg)`` is the library entry point behind ``islr-train`` (``islr.cli.train``); it reads
+the composed Hydra config (``conf/train.yaml``) and writes the run directory described in the
+README (checkpoints, metrics, plots, the vocabulary).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+from omegaconf import DictConfig, OmegaConf
+
+from islr.train.callbacks import (
+    CheckpointState,
+    EarlyStopOnPlateau,
+    EpochLogger,
+    read_training_state,
+    write_json_atomic,
+)
+from islr.train.pipeline import SequenceBatches, count_valid_frames
+
+log = logging.getLogger(__name__)
+
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+
+
+class ConfigError(ValueError):
+    """A training config that cannot work (raised before any training starts)."""
+
+
+@dataclass
+class DataSplit:
+    """The cache and the sample indices of one fold's train/validation split."""
+
+    cache: Any
+    train_indices: np.ndarray
+    val_indices: np.ndarray | None
+    fold: int | None
+    sign_map: dict[str, int]
+    valid_lengths: np.ndarray
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.sign_map)
+
+    @property
+    def sign_names(self) -> list[str]:
+        names = [""] * len(self.sign_map)
+        for sign, idx in self.sign_map.items():
+            names[int(idx)] = sign
+        return names
+
+
+# --- config checks ----------------------------------------------------------------------------
+def parse_fold(fold: Any, num_folds: int) -> int | None:
+    """``data.fold`` -> an int in ``[0, num_folds)`` or None for ``"all"`` (clear error else)."""
+    if isinstance(fold, str):
+        if fold.strip().lower() == "all":
+            return None
+        try:
+            fold = int(fold)
+        except ValueError:
+            raise ConfigError(f"data.fold={fold!r}: expected an integer fold or 'all'") from None
+    if fold is None or isinstance(fold, bool) or not isinstance(fold, int | np.integer):
+        raise ConfigError(f"data.fold={fold!r}: expected an integer fold or 'all'")
+    if not 0 <= int(fold) < num_folds:
+        raise ConfigError(
+            f"data.fold={fold}: no such fold; the data has {num_folds} folds "
+            f"(0..{num_folds - 1}) or use data.fold=all"
+        )
+    return int(fold)
+
+
+def check_config(cfg: DictConfig) -> None:
+    """Reject settings that would fail later, naming the option (before any data work)."""
+    precision = cfg.trainer.precision
+    if precision not in PRECISIONS:
+        raise ConfigError(f"trainer.precision={precision!r}: expected one of {PRECISIONS}")
+    if cfg.trainer.jit_compile not in (True, False, "auto"):
+        raise ConfigError(f"trainer.jit_compile={cfg.trainer.jit_compile!r}: true, false or auto")
+    for key in ("epochs", "check_val_every_n_epoch"):
+        if int(cfg.trainer[key]) < 1:
+            raise ConfigError(f"trainer.{key} must be >= 1, got {cfg.trainer[key]}")
+    if int(cfg.data.batch_size) < 1 or int(cfg.data.eval_batch_size) < 1:
+        raise ConfigError("data.batch_size and data.eval_batch_size must be >= 1")
+    if int(cfg.data.num_folds) < 2:
+        raise ConfigError(f"data.num_folds must be >= 2, got {cfg.data.num_folds}")
+    parse_fold(cfg.data.fold, int(cfg.data.num_folds))
+    if float(cfg.trainer.awp["lambda"]) < 0:
+        raise ConfigError(f"trainer.awp.lambda must be >= 0, got {cfg.trainer.awp['lambda']}")
+    if not str(cfg.data.root):
+        raise ConfigError("data.root is empty")
+
+
+# --- setup ------------------------------------------------------------------------------------
+def reset_keras(seed: int, precision: str = "float32", deterministic: bool = False) -> None:
+    """A clean session (multirun jobs share one process), the dtype policy and all seeds."""
+    keras.backend.clear_session()
+    keras.config.set_dtype_policy(precision)
+    if deterministic:
+        os.environ["PYTHONHASHSEED"] = str(seed)
+        os.environ.setdefault("TF_DETERMINISTIC_OPS", "1")
+    random.seed(seed)
+    keras.utils.set_random_seed(seed)
+
+
+def load_split(cfg: DictConfig) -> DataSplit:
+    """Ensure the cache exists for ``cfg.data`` and split it by ``data.fold``."""
+    from islr.data import ensure_cache
+
+    d = cfg.data
+    root = Path(str(d.root))
+    if not root.exists():
+        raise ConfigError(
+            f"data.root={root}: no such directory (generate demo data with "
+            f"`islr-synth --out {root} --preset demo`)"
+        )
+    cache = ensure_cache(
+        root,
+        Path(str(d.cache_dir)),
+        num_folds=int(d.num_folds),
+        fold_seed=int(d.fold_seed),
+        workers=d.preprocess_workers,
+        rebuild=bool(d.rebuild_cache),
+    )
+    if int(cache.num_folds) != int(d.num_folds):
+        raise ConfigError(
+            f"data.num_folds={d.num_folds} but the cache in {d.cache_dir} has {cache.num_folds} "
+            "folds (set data.rebuild_cache=true or another data.cache_dir)"
+        )
+    fold = parse_fold(d.fold, int(cache.num_folds))
+    folds = np.asarray(cache.folds)
+    everything = np.arange(len(cache))
+    if fold is None:
+        train_idx, val_idx = everything, None
+    else:
+        val_mask = folds == fold
+        train_idx, val_idx = everything[~val_mask], everything[val_mask]
+        if len(val_idx) == 0:
+            raise ConfigError(f"data.fold={fold}: the fold holds no sample")
+        if len(train_idx) == 0:
+            raise ConfigError(f"data.fold={fold}: nothing left to train on")
+    sign_map = {str(k): int(v) for k, v in dict(cache.sign_map).items()}
+    return DataSplit(
+        cache=cache,
+        train_indices=train_idx,
+        val_indices=val_idx,
+        fold=fold,
+        sign_map=sign_map,
+        valid_lengths=count_valid_frames(cache),
+    )
+
+
+def make_dataset(
+    cfg: DictConfig,
+    split: DataSplit,
+    *,
+    training: bool,
+    augmenter: Any = None,
+    initial_epoch: int = 0,
+    max_batches: int | None = None,
+    bucketing: bool | None = None,
+) -> SequenceBatches:
+    """A :class:`SequenceBatches` for the train (``training``) or validation split."""
+    d = cfg.data
+    indices = split.train_indices if training else split.val_indices
+    return SequenceBatches(
+        split.cache,
+        indices,
+        batch_size=int(d.batch_size if training else d.eval_batch_size),
+        max_len=int(d.max_len),
+        training=training,
+        augmenter=augmenter,
+        seed=int(cfg.seed),
+        boundaries=list(d.buckets) if d.buckets is not None else None,
+        bucketing=bool(d.bucketing if bucketing is None else bucketing),
+        valid_lengths=split.valid_lengths[indices],
+        initial_epoch=initial_epoch,
+        workers=int(d.workers),
+        use_multiprocessing=bool(d.use_multiprocessing),
+        max_queue_size=int(d.max_queue_size),
+        max_batches=max_batches,
+    )
+
+
+def build_network(cfg: DictConfig, num_classes: int, late_dropout_start_step: int) -> keras.Model:
+    """Instantiate ``cfg.model`` for this vocabulary and window."""
+    from hydra.utils import instantiate
+
+    return instantiate(
+        cfg.model,
+        num_classes=num_classes,
+        max_len=int(cfg.data.max_len),
+        late_dropout_start_step=int(late_dropout_start_step),
+    )
+
+
+def build_training_model(network: keras.Model, awp_lambda: float) -> keras.Model:
+    """The model ``fit`` runs: an AWP wrapper, or a plain functional wrapper around ``network``.
+
+    The network itself is never compiled, so its ``.keras`` files hold no optimizer.
+    """
+    if awp_lambda > 0:
+        from islr.train.awp import AWPModel
+
+        return AWPModel(network, awp_lambda=awp_lambda)
+    inputs = keras.Input(shape=network.input_shape[1:], name="points")
+    return keras.Model(inputs, network(inputs), name="trainer")
+
+
+def _progress_verbose(setting: Any) -> int:
+    if setting is None:
+        return 1 if sys.stderr.isatty() else 0
+    return 1 if setting else 0
+
+
+# --- the run ----------------------------------------------------------------------------------
+def train(cfg: DictConfig) -> dict[str, Any]:
+    """Train one model as configured; returns the final metrics and where everything went.
+
+    Raises:
+        ConfigError: bad configuration (unknown precision, missing fold, ...), before training.
+    """
+    from hydra.utils import instantiate
+
+    from islr.train.losses import SparseCategoricalCrossentropyWithSmoothing
+
+    t_start = time.perf_counter()
+    check_config(cfg)
+    run_dir = Path(str(cfg.paths.output_dir))
+    run_dir.mkdir(parents=True, exist_ok=True)
+    ckpt_dir = run_dir / "checkpoints"
+    seed = int(cfg.seed)
+    tr = cfg.trainer
+    reset_keras(seed, "float32", bool(tr.deterministic))
+
+    split = load_split(cfg)
+    write_json_atomic(run_dir / "sign_to_prediction_index_map.json", split.sign_map)
+    validate = split.val_indices is not None
+    log.info(
+        "data: %d train / %s val sequences, %d classes, fold %s, run dir %s",
+        len(split.train_indices),
+        len(split.val_indices) if validate else 0,
+        split.num_classes,
+        "all" if split.fold is None else split.fold,
+        run_dir,
+    )
+
+    # Resume: the state lives inside last.weights.h5 (see callbacks.CheckpointState).
+    state: dict[str, Any] | None = None
+    weights_path = ckpt_dir / "last.weights.h5"
+    if cfg.resume:
+        state = read_training_state(weights_path) if weights_path.exists() else None
+        if state is None:
+            log.warning("resume=true but %s holds no checkpoint: starting afresh", ckpt_dir)
+        elif int(state.get("seed", seed)) != seed:
+            raise ConfigError(f"resume: seed={seed} but the run was started with {state['seed']}")
+    initial_epoch = int(state["epoch"]) if state else 0
+    epochs = int(tr.epochs)
+    if initial_epoch >= epochs:
+        log.info("run already complete (%d/%d epochs)", initial_epoch, epochs)
+
+    augmenter = instantiate(cfg.augment) if cfg.get("augment") else None
+    train_ds = make_dataset(
+        cfg,
+        split,
+        training=True,
+        augmenter=augmenter,
+        initial_epoch=initial_epoch,
+        max_batches=tr.limit_train_batches,
+    )
+    val_ds = (
+        make_dataset(cfg, split, training=False, max_batches=tr.limit_val_batches)
+        if validate
+        else None
+    )
+    steps_per_epoch = len(train_ds)
+    total_steps = steps_per_epoch * epochs
+
+    keras.config.set_dtype_policy(str(tr.precision))
+    network = build_network(
+        cfg, split.num_classes, int(tr.late_dropout_start_epoch) * steps_per_epoch
+    )
+    awp_lambda = float(tr.awp["lambda"])
+    model = build_training_model(network, awp_lambda)
+    optimizer = instantiate(cfg.optim)(total_steps=total_steps)
+    top1 = keras.metrics.SparseCategoricalAccuracy(name="top1")
+    top5 = keras.metrics.SparseTopKCategoricalAccuracy(k=5, name="top5")
+    model.compile(
+        optimizer=optimizer,
+        loss=SparseCategoricalCrossentropyWithSmoothing(label_smoothing=float(tr.label_smoothing)),
+        # weighted: evaluation batches carry weight-0 filler rows (see pipeline)
+        weighted_metrics=[top1, top5],
+        jit_compile=tr.jit_compile,
+    )
+    log.info(
+        "model: %s parameters, %d steps/epoch, %d epochs, precision %s, awp %s",
+        f"{network.count_params():,}",
+        steps_per_epoch,
+        epochs,
+        tr.precision,
+        awp_lambda,
+    )
+    if state:
+        optimizer.build(model.trainable_variables)
+        model.load_weights(weights_path)
+        log.info("resumed from %s at epoch %d", weights_path, initial_epoch)
+
+    checkpointer = CheckpointState(
+        run_dir,
+        network,
+        monitor=str(cfg.monitor),
+        validate=validate,
+        seed=seed,
+        save_best=bool(cfg.callbacks.checkpoint.save_best),
+        save_last=bool(cfg.callbacks.checkpoint.save_last),
+        state=state,
+    )
+    callbacks: list[keras.callbacks.Callback] = [checkpointer, EpochLogger(epochs)]
+    if awp_lambda > 0:
+        from islr.train.awp import AWPSchedule
+
+        callbacks.insert(0, AWPSchedule(int(tr.awp.start_epoch)))
+    patience = cfg.callbacks.early_stopping.patience
+    if patience and validate:
+        callbacks.append(EarlyStopOnPlateau(str(cfg.monitor), int(patience)))
+
+    if keras.backend.backend() == "tensorflow":
+        train_ds.tf_spec_probe = True
+        if val_ds is not None:
+            val_ds.tf_spec_probe = True
+    t_fit = time.perf_counter()
+    if initial_epoch < epochs:
+        model.fit(
+            train_ds,
+            validation_data=val_ds,
+            epochs=epochs,
+            initial_epoch=initial_epoch,
+            validation_freq=int(tr.check_val_every_n_epoch),
+            callbacks=callbacks,
+            verbose=_progress_verbose(tr.progress_bar),
+        )
+    fit_seconds = time.perf_counter() - t_fit
+
+    result: dict[str, Any] = {
+        "run_dir": str(run_dir),
+        "fold": split.fold,
+        "epochs": len(checkpointer.history),
+        "best_epoch": checkpointer.best_epoch,
+        "history": checkpointer.history,
+        "num_parameters": int(network.count_params()),
+        "timing": {
+            "fit_seconds_this_session": fit_seconds,
+            "train_seconds_total": checkpointer.seconds,
+        },
+    }
+    if validate and cfg.callbacks.checkpoint.save_best and checkpointer.best_path.exists():
+        from islr.train.evaluate import evaluate_network
+
+        best = keras.saving.load_model(checkpointer.best_path, compile=False)
+        full_val = make_dataset(cfg, split, training=False)
+        evaluation = evaluate_network(best, full_val)
+        result.update({f"val_{k}": v for k, v in evaluation.metrics.items()})
+        if cfg.callbacks.reports.enabled:
+            from islr.train import reports
+
+            reports.write_evaluation_reports(
+                run_dir,
+                evaluation,
+                split.sign_names,
+                top_confusions=int(cfg.callbacks.reports.top_confusions),
+            )
+    result["timing"]["total_seconds_this_session"] = time.perf_counter() - t_start
+    if cfg.callbacks.reports.enabled:
+        from islr.train import reports
+
+        reports.plot_curves(checkpointer.history, run_dir / "curves.png")
+    write_json_atomic(run_dir / "metrics.json", result)
+    keras.config.set_dtype_policy("float32")
+    if "val_top1" in result:
+        log.info(
+            "final val (best epoch %s): top1=%.4f top5=%.4f loss=%.4f",
+            result["best_epoch"],
+            result["val_top1"],
+            result["val_top5"],
+            result["val_loss"],
+        )
+    return result
+
+
+def config_to_yaml(cfg: DictConfig) -> str:
+    """The resolved config as YAML (for logs)."""
+    return OmegaConf.to_yaml(cfg, resolve=True)
+
+
+def load_run_config(run_dir: Path) -> DictConfig:
+    """The composed config a run was trained with (``.hydra/config.yaml``)."""
+    path = Path(run_dir) / ".hydra" / "config.yaml"
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: not a training run directory (no .hydra/config.yaml)")
+    cfg = OmegaConf.load(path)
+    assert isinstance(cfg, DictConfig)
+    return cfg
+
+
+def read_sign_map(run_dir: Path) -> dict[str, int]:
+    """The vocabulary a run was trained with."""
+    return json.loads((Path(run_dir) / "sign_to_prediction_index_map.json").read_text())
