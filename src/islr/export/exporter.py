@@ -1,0 +1,406 @@
+"""Export trained networks: inference ``.keras``, SavedModel, parity-checked TFLite, submission.
+
+Everything is written into a temporary sibling of ``out_dir`` and moved into place only after
+every TFLite variant passed the parity gate, so a failed export never leaves half a directory.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import statistics
+import tempfile
+import time
+import zipfile
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from islr.data.reader import read_sign_map
+from islr.export import tflite
+from islr.export.inference import (
+    build_inference_model,
+    inference_max_len,
+    load_network,
+    resolve_network_path,
+    run_keras,
+)
+from islr.export.parity import DEFAULT_TOLERANCES, ParityResult, check_parity, parity_inputs
+
+log = logging.getLogger(__name__)
+
+SIGN_MAP_FILENAME = "sign_to_prediction_index_map.json"
+REPORT_JSON = "report.json"
+REPORT_MD = "report.md"
+SUBMISSION = "submission.zip"
+INFERENCE_KERAS = "model.keras"
+SAVED_MODEL = "saved_model"
+
+
+@dataclass
+class ExportSettings:
+    """What to export; mirrors ``conf/export/default.yaml``."""
+
+    enabled: bool = True
+    variants: tuple[str, ...] = tflite.VARIANTS
+    submission_variant: str = "fp16"
+    output: str = "logits"
+    keep_saved_model: bool = True
+    tolerances: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_TOLERANCES))
+    latency_frames: int = 64
+    latency_runs: int = 20
+    out_dir: str | None = None
+
+    @classmethod
+    def from_config(cls, cfg: Mapping[str, Any] | None) -> ExportSettings:
+        """Settings from an export config node (an ``export:`` group or its parent)."""
+        if cfg is None:
+            return cls()
+        if hasattr(cfg, "keys") and "export" in cfg and "variants" not in cfg:
+            cfg = cfg["export"]
+        data = _to_plain(cfg)
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"export config: unknown key(s) {unknown}; known: {sorted(known)}")
+        if "variants" in data:
+            data["variants"] = tuple(data["variants"])
+        if "tolerances" in data:
+            given = {k: float(v) for k, v in data["tolerances"].items()}
+            data["tolerances"] = {**DEFAULT_TOLERANCES, **given}
+        return cls(**data)
+
+
+def _to_plain(cfg: Any) -> dict[str, Any]:
+    from omegaconf import DictConfig, ListConfig, OmegaConf
+
+    if not isinstance(cfg, DictConfig):
+        return dict(cfg)
+    out: dict[str, Any] = {}
+    for key in cfg:
+        try:
+            value = cfg[key]
+            if isinstance(value, DictConfig | ListConfig):
+                value = OmegaConf.to_container(value, resolve=True)
+        except Exception:
+            # out_dir may interpolate ${paths.output_dir}, which only resolves inside a run.
+            if key != "out_dir":
+                raise
+            value = None
+        out[str(key)] = value
+    return out
+
+
+@dataclass
+class ExportedFile:
+    """One file of an export and its measurements."""
+
+    file: str
+    size_bytes: int
+    variant: str | None = None
+    max_abs_diff: float | None = None
+    tolerance: float | None = None
+    argmax_agreement: bool | None = None
+    median_latency_ms: float | None = None
+
+
+@dataclass
+class ExportReport:
+    """Summary of an export, written as ``report.json`` and ``report.md``."""
+
+    out_dir: str
+    sources: list[str]
+    num_classes: int
+    max_len: int | None
+    output: str
+    submission_variant: str
+    latency_frames: int
+    files: list[ExportedFile]
+    parity: list[dict]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_markdown(self) -> str:
+        """README-ready table: file, size, parity error, median latency."""
+        lines = [
+            f"Export of {len(self.sources)} network(s), {self.num_classes} classes, "
+            f"max_len {self.max_len}, scores = {self.output}. Submission: "
+            f"`{SUBMISSION}` (`model.tflite` = {self.submission_variant}).",
+            "",
+            "| file | size | max abs score diff vs Keras (bound) | argmax agrees "
+            f"| median latency, {self.latency_frames} frames, 1 thread |",
+            "|---|---:|---:|:---:|---:|",
+        ]
+        for f in self.files:
+            diff = "" if f.max_abs_diff is None else f"{f.max_abs_diff:.2e} ({f.tolerance:g})"
+            agree = "" if f.argmax_agreement is None else ("yes" if f.argmax_agreement else "no")
+            lat = "" if f.median_latency_ms is None else f"{f.median_latency_ms:.2f} ms"
+            lines.append(f"| `{f.file}` | {_human(f.size_bytes)} | {diff} | {agree} | {lat} |")
+        return "\n".join(lines) + "\n"
+
+
+def _human(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.2f} {unit}"
+        n /= 1024
+    return str(n)
+
+
+def _dir_size(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def median_latency_ms(fn: Any, frames: np.ndarray, runs: int = 20, warmup: int = 3) -> float:
+    """Median wall time of ``fn(frames)`` in milliseconds."""
+    for _ in range(warmup):
+        fn(frames)
+    times = []
+    for _ in range(max(1, runs)):
+        start = time.perf_counter()
+        fn(frames)
+        times.append((time.perf_counter() - start) * 1000.0)
+    return float(statistics.median(times))
+
+
+def find_sign_map(source: str | Path) -> Path | None:
+    """The sign map belonging to a run dir or ``.keras`` file (run dir, its parent dirs)."""
+    path = Path(source)
+    start = path if path.is_dir() else path.parent
+    for folder in (start, *list(start.parents)[:2]):
+        candidate = folder / SIGN_MAP_FILENAME
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _resolve_sign_map(
+    sources: Sequence[Path], sign_map: str | Path | None, num_classes: int
+) -> dict[str, int]:
+    if sign_map is not None:
+        mapping = read_sign_map(sign_map)
+        where = str(sign_map)
+    else:
+        found = [(s, find_sign_map(s)) for s in sources]
+        maps = {str(p): read_sign_map(p) for _, p in found if p is not None}
+        if len({json.dumps(m, sort_keys=True) for m in maps.values()}) > 1:
+            raise ValueError(f"sources use different sign maps: {sorted(maps)}")
+        if maps:
+            where, mapping = next(iter(maps.items()))
+        else:
+            where, mapping = "packaged Kaggle sign map", read_sign_map(None)
+            log.warning("no %s beside the sources; using the %s", SIGN_MAP_FILENAME, where)
+    if len(mapping) != num_classes:
+        raise ValueError(
+            f"sign map {where} has {len(mapping)} signs but the networks output {num_classes} "
+            "classes"
+        )
+    return mapping
+
+
+def _prepare_out_dir(out_dir: Path) -> None:
+    """Refuse to replace a directory that is not a previous islr export."""
+    if out_dir.exists():
+        if not out_dir.is_dir():
+            raise FileExistsError(f"{out_dir}: exists and is not a directory")
+        if any(out_dir.iterdir()) and not (out_dir / REPORT_JSON).is_file():
+            raise FileExistsError(
+                f"{out_dir}: exists, is not empty and holds no {REPORT_JSON} "
+                "(not a previous export); choose another out_dir"
+            )
+
+
+def export_models(
+    sources: Sequence[str | Path],
+    out_dir: str | Path,
+    *,
+    variants: Sequence[str] = tflite.VARIANTS,
+    submission_variant: str = "fp16",
+    keep_saved_model: bool = True,
+    parity_tolerance: float = DEFAULT_TOLERANCES["fp32"],
+    tolerances: Mapping[str, float] | None = None,
+    output: str = "logits",
+    max_len: int | None = None,
+    sign_map: str | Path | None = None,
+    latency_frames: int = 64,
+    latency_runs: int = 20,
+    parity_seed: int = 0,
+) -> ExportReport:
+    """Export one network or an ensemble (mean logits) for Kaggle and for ``islr-predict``.
+
+    Writes into ``out_dir``: ``model.keras`` (raw-frame inference model), ``saved_model/``
+    (if kept), ``model_<variant>.tflite`` per variant, ``submission.zip`` (``model.tflite`` =
+    ``submission_variant``), the sign map, ``report.json`` and ``report.md``.
+
+    Args:
+        sources: run directories (``checkpoints/best.keras``) or ``.keras`` network files.
+        out_dir: destination; replaced only if it is empty or a previous export.
+        variants: TFLite variants among ``fp32``, ``fp16``, ``dynamic``.
+        submission_variant: the variant zipped as ``model.tflite``.
+        keep_saved_model: keep the intermediate SavedModel directory.
+        parity_tolerance: max |score diff| allowed for fp32.
+        tolerances: per-variant bounds for the other variants (defaults:
+            :data:`~islr.export.parity.DEFAULT_TOLERANCES`).
+        output: ``"logits"`` or ``"probabilities"``.
+        max_len: expected ``max_len`` of the networks (``None``: accept theirs).
+        sign_map: sign map JSON; default: the one beside the sources (else the packaged one).
+        latency_frames, latency_runs: the latency measurement (one thread).
+        parity_seed: seed of the synthetic parity inputs.
+
+    Raises:
+        ParityError: a variant does not reproduce the Keras model (nothing is written).
+        ValueError, FileNotFoundError, FileExistsError: bad sources, settings or out_dir.
+    """
+    variants = tuple(variants)
+    if not variants:
+        raise ValueError("export_models: variants must not be empty")
+    bad = [v for v in variants if v not in tflite.VARIANTS]
+    if bad:
+        raise ValueError(f"export_models: unknown variant(s) {bad}; choose from {tflite.VARIANTS}")
+    if submission_variant not in variants:
+        raise ValueError(
+            f"export_models: submission_variant {submission_variant!r} is not among the "
+            f"exported variants {variants}"
+        )
+    if not sources:
+        raise ValueError("export_models: at least one source is required")
+    bounds = {**DEFAULT_TOLERANCES, **dict(tolerances or {}), "fp32": float(parity_tolerance)}
+    out_dir = Path(out_dir)
+    _prepare_out_dir(out_dir)
+    paths = [resolve_network_path(s) for s in sources]
+
+    networks = [load_network(p) for p in paths]
+    model = build_inference_model(networks, max_len=max_len, output=output)
+    num_classes = int(model.output_shape[-1])
+    mapping = _resolve_sign_map([Path(s) for s in sources], sign_map, num_classes)
+    seq_len = inference_max_len(model)
+    inputs = parity_inputs(seq_len, seed=parity_seed)
+    expected = {name: run_keras(model, frames) for name, frames in inputs.items()}
+    latency_input = parity_inputs(None, seed=parity_seed + 1, typical_frames=latency_frames)[
+        "typical"
+    ]
+
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
+    tmp.chmod(0o755)  # mkdtemp makes it private; the export is an ordinary directory
+    try:
+        files: list[ExportedFile] = []
+        parity: list[ParityResult] = []
+        model.save(tmp / INFERENCE_KERAS)
+        keras_ms = median_latency_ms(lambda f: run_keras(model, f), latency_input, latency_runs)
+        files.append(
+            ExportedFile(
+                INFERENCE_KERAS, (tmp / INFERENCE_KERAS).stat().st_size, median_latency_ms=keras_ms
+            )
+        )
+        saved = tflite.write_saved_model(model, tmp / SAVED_MODEL)
+        for variant in variants:
+            log.info("converting %s", variant)
+            flatbuffer = tflite.convert_saved_model(saved, variant)
+            name = f"model_{variant}.tflite"
+            (tmp / name).write_bytes(flatbuffer)
+            runner = tflite.TFLiteRunner(tmp / name, num_threads=1)
+            results = check_parity(
+                lambda f: run_keras(model, f),
+                runner,
+                variant,
+                inputs,
+                bounds[variant],
+                expected=expected,
+            )
+            parity.extend(results)
+            log.info(
+                "%s parity ok: max |diff| %.3g (bound %g)",
+                variant,
+                max(r.max_abs_diff for r in results),
+                bounds[variant],
+            )
+            files.append(
+                ExportedFile(
+                    name,
+                    len(flatbuffer),
+                    variant=variant,
+                    max_abs_diff=max(r.max_abs_diff for r in results),
+                    tolerance=bounds[variant],
+                    argmax_agreement=all(r.keras_argmax == r.tflite_argmax for r in results),
+                    median_latency_ms=median_latency_ms(runner, latency_input, latency_runs),
+                )
+            )
+        if keep_saved_model:
+            files.insert(1, ExportedFile(SAVED_MODEL + "/", _dir_size(saved)))
+        else:
+            shutil.rmtree(saved)
+        with zipfile.ZipFile(tmp / SUBMISSION, "w", zipfile.ZIP_DEFLATED) as zf:
+            zf.write(tmp / f"model_{submission_variant}.tflite", arcname="model.tflite")
+        files.append(ExportedFile(SUBMISSION, (tmp / SUBMISSION).stat().st_size))
+        (tmp / SIGN_MAP_FILENAME).write_text(json.dumps(mapping, indent=1), encoding="utf-8")
+
+        report = ExportReport(
+            out_dir=str(out_dir),
+            sources=[str(p) for p in paths],
+            num_classes=num_classes,
+            max_len=seq_len,
+            output=output,
+            submission_variant=submission_variant,
+            latency_frames=latency_frames,
+            files=files,
+            parity=[r.to_dict() for r in parity],
+        )
+        (tmp / REPORT_JSON).write_text(json.dumps(report.to_dict(), indent=2), encoding="utf-8")
+        (tmp / REPORT_MD).write_text(report.to_markdown(), encoding="utf-8")
+        if out_dir.exists():
+            shutil.rmtree(out_dir)  # checked above: empty or a previous export
+        tmp.rename(out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    log.info("exported %d network(s) to %s", len(paths), out_dir)
+    return report
+
+
+def export_run(
+    run_dir: str | Path, out_dir: str | Path | None = None, cfg: Mapping[str, Any] | None = None
+) -> ExportReport | None:
+    """Export a finished training run (``<run_dir>/checkpoints/best.keras``).
+
+    Args:
+        run_dir: the training run directory (see the run-directory contract).
+        out_dir: destination; default ``cfg.out_dir`` if it resolves, else ``<run_dir>/export``.
+        cfg: the ``export`` config node (or a full config holding one). ``None``: the run's own
+            ``.hydra/config.yaml`` ``export`` node if present, else the defaults.
+
+    Returns:
+        The report, or ``None`` when the config has ``enabled: false``.
+    """
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise FileNotFoundError(f"{run_dir}: run directory not found")
+    if cfg is None:
+        hydra_cfg = run_dir / ".hydra" / "config.yaml"
+        if hydra_cfg.is_file():
+            from omegaconf import OmegaConf
+
+            full = OmegaConf.load(hydra_cfg)
+            cfg = full.get("export") if "export" in full else None
+    settings = ExportSettings.from_config(cfg)
+    if not settings.enabled:
+        log.info("export disabled by config; nothing exported for %s", run_dir)
+        return None
+    target = Path(out_dir or settings.out_dir or run_dir / "export")
+    return export_models(
+        [run_dir],
+        target,
+        variants=settings.variants,
+        submission_variant=settings.submission_variant,
+        keep_saved_model=settings.keep_saved_model,
+        parity_tolerance=settings.tolerances.get("fp32", DEFAULT_TOLERANCES["fp32"]),
+        tolerances=settings.tolerances,
+        output=settings.output,
+        latency_frames=settings.latency_frames,
+        latency_runs=settings.latency_runs,
+    )

@@ -1,0 +1,213 @@
+"""Load trained networks and wrap them into the raw-frame inference model.
+
+The inference model is the Kaggle contract in Keras form: one video ``[T, 543, 3]`` float32
+(no batch axis, T variable, NaN where nothing was detected) -> ``[num_classes]`` scores.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+# Importing islr.model registers its custom layers, so saved networks load.
+import islr.model  # noqa: F401
+from islr.export.layers import AddBatchAxis, EnsembleHead
+from islr.export.layers.ensemble_head import OUTPUT_KINDS
+from islr.features import LandmarkFeatures, SelectLandmarks
+from islr.landmarks import N_LANDMARKS, N_POINTS
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT = Path("checkpoints") / "best.keras"
+_HALF_POLICIES = ("mixed_float16", "mixed_bfloat16")
+
+
+def resolve_network_path(source: str | Path) -> Path:
+    """The ``.keras`` file behind ``source``: itself, or ``<run dir>/checkpoints/best.keras``.
+
+    Raises:
+        FileNotFoundError: naming the source and what was looked for.
+    """
+    path = Path(source)
+    if path.is_dir():
+        candidate = path / CHECKPOINT
+        if not candidate.is_file():
+            raise FileNotFoundError(
+                f"{path}: run directory has no {CHECKPOINT} (is it a finished training run?)"
+            )
+        return candidate
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such model file or run directory")
+    if path.suffix != ".keras":
+        raise ValueError(f"{path}: expected a .keras file or a run directory")
+    return path
+
+
+def load_network(source: str | Path) -> keras.Model:
+    """Load a trained network (``.keras`` file or run directory) without its optimizer.
+
+    Networks saved under the JAX backend load too: the ``.keras`` format is backend-neutral.
+    """
+    path = resolve_network_path(source)
+    try:
+        return keras.saving.load_model(path, compile=False)
+    except Exception as exc:  # keras raises many types; name the file whatever it was
+        raise ValueError(f"{path}: cannot load Keras model ({type(exc).__name__}: {exc})") from exc
+
+
+def _float32_config(obj: Any) -> tuple[Any, bool]:
+    """Copy of a serialized config with every mixed dtype policy replaced by float32."""
+    changed = False
+    if isinstance(obj, dict):
+        out = {}
+        for key, value in obj.items():
+            if key == "dtype" and isinstance(value, str) and value in _HALF_POLICIES:
+                out[key], changed = "float32", True
+                continue
+            if (
+                key == "config"
+                and obj.get("class_name") in ("DTypePolicy", "FloatDTypePolicy")
+                and isinstance(value, dict)
+                and value.get("name") in _HALF_POLICIES
+            ):
+                out[key], changed = {**value, "name": "float32"}, True
+                continue
+            out[key], sub = _float32_config(value)
+            changed |= sub
+        return out, changed
+    if isinstance(obj, list):
+        items = [_float32_config(v) for v in obj]
+        return [v for v, _ in items], any(c for _, c in items)
+    return obj, False
+
+
+def is_mixed_precision(network: keras.Model) -> bool:
+    """Whether any layer of ``network`` computes under a mixed (fp16/bf16) policy."""
+    return any(
+        getattr(layer.dtype_policy, "name", "") in _HALF_POLICIES
+        for layer in network._flatten_layers(include_self=True)
+    )
+
+
+def float32_copy(network: keras.Model, name: str | None = None) -> keras.Model:
+    """Rebuild ``network`` from its config in float32 (optionally renamed) and copy the weights.
+
+    A network trained under a mixed policy would otherwise export Flex ops; renaming lets two
+    networks with the same name sit in one ensemble graph.
+    """
+    serialized = keras.saving.serialize_keras_object(network)
+    serialized, changed = _float32_config(serialized)
+    if changed:
+        log.info("rebuilding %s in float32 (it was saved under a mixed policy)", network.name)
+    if name is not None:
+        serialized["config"]["name"] = name
+    clone = keras.saving.deserialize_keras_object(serialized)
+    weights = network.get_weights()
+    clone.set_weights([np.asarray(w, dtype=np.float32) for w in weights])
+    return clone
+
+
+def network_max_len(network: keras.Model) -> int | None:
+    """``max_len`` of the network's :class:`LandmarkFeatures` (``None``: absent/unbounded)."""
+    for layer in network._flatten_layers(include_self=False):
+        if isinstance(layer, LandmarkFeatures):
+            return layer.max_len
+    return None
+
+
+def _check_network(network: keras.Model, index: int) -> int:
+    shape = tuple(network.input_shape) if not isinstance(network.input_shape, list) else None
+    if shape is None or len(shape) != 4 or tuple(shape[-2:]) != (N_POINTS, 3):
+        raise ValueError(
+            f"network {index} ({network.name}): expected input [batch, time, {N_POINTS}, 3], "
+            f"got {network.input_shape}"
+        )
+    out = tuple(network.output_shape) if not isinstance(network.output_shape, list) else None
+    if out is None or len(out) != 2 or out[-1] is None:
+        raise ValueError(
+            f"network {index} ({network.name}): expected output [batch, num_classes], "
+            f"got {network.output_shape}"
+        )
+    return int(out[-1])
+
+
+def build_inference_model(
+    networks: Sequence[keras.Model],
+    max_len: int | None = None,
+    *,
+    output: str = "logits",
+) -> keras.Model:
+    """Wrap trained networks into one raw-frame model: ``[T, 543, 3] -> [num_classes]``.
+
+    Graph: add a batch axis -> :class:`~islr.features.SelectLandmarks` -> every network (each
+    truncates to its own ``max_len`` inside ``LandmarkFeatures``, after computing the
+    normalisation statistics on the whole video) -> mean of the logits -> optional softmax.
+    Every network is rebuilt in float32 from its config and weights (mixed-precision networks
+    would export Flex ops), under a unique name ``network_<i>``.
+
+    Args:
+        networks: one or more networks ``[B, T, 118, 3] -> [B, C]`` (``build_sign_model``).
+        max_len: expected ``LandmarkFeatures.max_len`` of every network; ``None`` accepts
+            whatever they use. A mismatch raises, so an export cannot silently change the
+            sequence length a model was trained on.
+        output: ``"logits"`` (default: mean logits, as Kaggle's argmax needs) or
+            ``"probabilities"`` (softmax of the mean logits).
+
+    Raises:
+        ValueError: no networks, wrong input/output shapes, differing class counts or
+            ``max_len`` mismatch.
+    """
+    if not networks:
+        raise ValueError("build_inference_model: at least one network is required")
+    if output not in OUTPUT_KINDS:
+        raise ValueError(f"build_inference_model: output must be one of {OUTPUT_KINDS}")
+    classes = [_check_network(net, i) for i, net in enumerate(networks)]
+    if len(set(classes)) != 1:
+        raise ValueError(f"build_inference_model: networks disagree on num_classes: {classes}")
+    if max_len is not None:
+        for i, net in enumerate(networks):
+            own = network_max_len(net)
+            if own is not None and own != max_len:
+                raise ValueError(
+                    f"network {i} ({net.name}) truncates to max_len={own}, expected {max_len}"
+                )
+    copies = [float32_copy(net, name=f"network_{i}") for i, net in enumerate(networks)]
+
+    frames = keras.Input(shape=(N_LANDMARKS, 3), dtype="float32", name="inputs")
+    batch = AddBatchAxis(name="add_batch_axis")(frames)
+    points = SelectLandmarks(name="select_landmarks")(batch)
+    logits = [net(points) for net in copies]
+    scores = EnsembleHead(output=output, name="ensemble_head")(logits)
+    return keras.Model(frames, scores, name="islr_inference")
+
+
+def inference_max_len(model: keras.Model) -> int | None:
+    """Largest ``max_len`` among the networks inside an inference model (``None``: unbounded)."""
+    lengths = [
+        layer.max_len
+        for layer in model._flatten_layers(include_self=False)
+        if isinstance(layer, LandmarkFeatures)
+    ]
+    if not lengths or any(n is None for n in lengths):
+        return None
+    return max(lengths)
+
+
+def is_inference_model(model: keras.Model) -> bool:
+    """Whether ``model`` takes raw frames ``[T, 543, 3]`` (rather than ``[B, T, 118, 3]``)."""
+    shape = model.input_shape
+    return not isinstance(shape, list) and tuple(shape[-2:]) == (N_LANDMARKS, 3) and len(shape) == 3
+
+
+def run_keras(model: keras.Model, frames: np.ndarray) -> np.ndarray:
+    """Scores of an inference model for one video ``[T, 543, 3]`` as float32 numpy ``[C]``.
+
+    Calls the model directly: ``predict`` would split the frame axis into batches.
+    """
+    out = model(np.asarray(frames, dtype=np.float32), training=False)
+    return np.asarray(keras.ops.convert_to_numpy(out), dtype=np.float32)

@@ -1,0 +1,47 @@
+"""Keras layer: average the logits of several networks for one video."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+from keras import ops
+
+OUTPUT_KINDS = ("logits", "probabilities")
+
+
+@keras.saving.register_keras_serializable(package="islr")
+class EnsembleHead(keras.layers.Layer):
+    """Mean of N logit tensors ``[1, C]`` -> scores ``[C]`` for the single video.
+
+    Logits (not probabilities) are averaged, as in the reference 4-seed ensemble; with
+    ``output="probabilities"`` a softmax follows the mean. Runs in float32.
+
+    Args:
+        output: ``"logits"`` (default; what Kaggle scores, argmax is unchanged) or
+            ``"probabilities"``.
+    """
+
+    def __init__(self, output: str = "logits", **kwargs: Any) -> None:
+        kwargs.pop("dtype", None)  # averaging is done in float32 whatever the policy
+        super().__init__(dtype="float32", **kwargs)
+        if output not in OUTPUT_KINDS:
+            raise ValueError(f"EnsembleHead: output must be one of {OUTPUT_KINDS}, got {output!r}")
+        self.output_kind = output
+
+    def call(self, inputs: Any) -> Any:
+        logits = list(inputs) if isinstance(inputs, list | tuple) else [inputs]
+        logits = [ops.cast(x, "float32") for x in logits]
+        mean = logits[0] if len(logits) == 1 else ops.mean(ops.stack(logits, axis=0), axis=0)
+        if self.output_kind == "probabilities":
+            mean = ops.softmax(mean, axis=-1)
+        return ops.squeeze(mean, axis=0)
+
+    def compute_output_shape(self, input_shape: Any) -> tuple[int | None, ...]:
+        first = input_shape[0] if isinstance(input_shape, list) else input_shape
+        return (first[-1],)
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update({"output": self.output_kind})
+        return config

@@ -1,0 +1,205 @@
+"""Predict signs for landmark parquet files with an exported (``.tflite``) or Keras model."""
+
+from __future__ import annotations
+
+import csv
+import logging
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from islr.data.reader import LandmarkFileError, read_landmark_file, read_sign_map
+from islr.export.exporter import INFERENCE_KERAS, find_sign_map
+from islr.export.inference import (
+    CHECKPOINT,
+    build_inference_model,
+    is_inference_model,
+    load_network,
+    run_keras,
+)
+from islr.export.tflite import TFLiteRunner
+
+log = logging.getLogger(__name__)
+
+
+class Predictor:
+    """A raw-frame model, ``.tflite`` or Keras: ``predictor(frames [T, 543, 3]) -> scores [C]``.
+
+    Attributes:
+        path: where the model came from.
+        kind: ``"tflite"`` or ``"keras"``.
+        num_classes: length of the score vector.
+    """
+
+    def __init__(self, path: Path, kind: str, fn, num_classes: int) -> None:
+        self.path = path
+        self.kind = kind
+        self._fn = fn
+        self.num_classes = num_classes
+
+    def __call__(self, frames: np.ndarray) -> np.ndarray:
+        return self._fn(frames)
+
+
+def load_predictor(model: str | Path, num_threads: int | None = 1) -> Predictor:
+    """Load a model for prediction.
+
+    ``model`` may be a ``.tflite`` file, a ``.keras`` inference model (``model.keras`` of an
+    export) or network (wrapped with :func:`build_inference_model`), an export directory
+    (its ``model.keras``) or a training run directory (its ``checkpoints/best.keras``).
+    """
+    path = Path(model)
+    if path.is_dir():
+        if (path / INFERENCE_KERAS).is_file():
+            path = path / INFERENCE_KERAS
+        elif (path / CHECKPOINT).is_file():
+            path = path / CHECKPOINT
+        else:
+            raise FileNotFoundError(
+                f"{path}: directory holds neither {INFERENCE_KERAS} (export) nor {CHECKPOINT} (run)"
+            )
+    if path.suffix == ".tflite":
+        runner = TFLiteRunner(path, num_threads=num_threads)
+        out = runner.interpreter.get_signature_runner("serving_default").get_output_details()
+        num_classes = int(next(iter(out.values()))["shape"][-1])
+        return Predictor(path, "tflite", runner, num_classes)
+    if path.suffix == ".keras":
+        net = load_network(path)
+        inference = net if is_inference_model(net) else build_inference_model([net])
+        return Predictor(
+            path, "keras", lambda f: run_keras(inference, f), int(inference.output_shape[-1])
+        )
+    raise ValueError(f"{path}: expected a .tflite or .keras model, an export or a run directory")
+
+
+def to_probabilities(scores: np.ndarray) -> np.ndarray:
+    """Softmax of logits; scores that already form a distribution are returned unchanged."""
+    scores = np.asarray(scores, dtype=np.float64)
+    if np.all(scores >= 0) and np.all(scores <= 1) and abs(scores.sum() - 1.0) < 1e-3:
+        return scores  # exported with output="probabilities"
+    shifted = np.exp(scores - scores.max())
+    return shifted / shifted.sum()
+
+
+@dataclass
+class FilePrediction:
+    """Top-k signs for one file: ``top`` = [(sign, class index, probability)], best first."""
+
+    path: str
+    frames: int
+    top: list[tuple[str, int, float]]
+
+
+@dataclass
+class PredictionRun:
+    """Results of :func:`predict_files`: the predictions and the files that failed (path, why)."""
+
+    predictions: list[FilePrediction] = field(default_factory=list)
+    failures: list[tuple[str, str]] = field(default_factory=list)
+
+    def write_csv(self, path: str | Path) -> None:
+        """One row per (file, rank): ``path, rank, sign, class_index, probability``."""
+        with open(path, "w", newline="", encoding="utf-8") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["path", "rank", "sign", "class_index", "probability"])
+            for pred in self.predictions:
+                for rank, (sign, index, prob) in enumerate(pred.top, start=1):
+                    writer.writerow([pred.path, rank, sign, index, f"{prob:.6f}"])
+
+
+def collect_parquet_files(inputs: Iterable[str | Path]) -> tuple[list[Path], list[tuple[str, str]]]:
+    """Expand files and directories (recursive ``*.parquet``); missing paths become failures."""
+    files: list[Path] = []
+    failures: list[tuple[str, str]] = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            found = sorted(path.rglob("*.parquet"))
+            if not found:
+                failures.append((str(path), "directory holds no .parquet files"))
+            files.extend(found)
+        elif path.is_file():
+            files.append(path)
+        else:
+            failures.append((str(path), "no such file or directory"))
+    return files, failures
+
+
+def _sign_names(predictor: Predictor, sign_map: str | Path | None) -> list[str]:
+    where = sign_map if sign_map is not None else find_sign_map(predictor.path)
+    if where is None:
+        log.warning("no sign map beside %s; naming classes by index", predictor.path)
+        return [f"class_{i}" for i in range(predictor.num_classes)]
+    mapping = read_sign_map(where)
+    if len(mapping) != predictor.num_classes:
+        raise ValueError(
+            f"sign map {where} has {len(mapping)} signs but {predictor.path} outputs "
+            f"{predictor.num_classes} classes"
+        )
+    names = [""] * len(mapping)
+    for sign, index in mapping.items():
+        names[index] = sign
+    return names
+
+
+def predict_files(
+    model: str | Path | Predictor,
+    inputs: Sequence[str | Path],
+    *,
+    top_k: int = 5,
+    sign_map: str | Path | None = None,
+    progress: bool | None = None,
+) -> PredictionRun:
+    """Top-k signs with probabilities for every parquet file in ``inputs``.
+
+    A file that cannot be read (:class:`~islr.data.LandmarkFileError`) or predicted is logged,
+    recorded in ``failures`` and skipped; the rest are still predicted.
+
+    Args:
+        model: see :func:`load_predictor`, or a loaded :class:`Predictor`.
+        inputs: parquet files and/or directories (searched recursively).
+        top_k: signs listed per file.
+        sign_map: sign map JSON; default: the one beside the model.
+        progress: show a progress bar (default: when stderr is a terminal).
+    """
+    if top_k < 1:
+        raise ValueError(f"top_k must be >= 1, got {top_k}")
+    predictor = model if isinstance(model, Predictor) else load_predictor(model)
+    names = _sign_names(predictor, sign_map)
+    files, failures = collect_parquet_files(inputs)
+    run = PredictionRun(failures=list(failures))
+    for path, why in failures:
+        log.warning("skipped %s: %s", path, why)
+    show = sys.stderr.isatty() if progress is None else progress
+    for path in tqdm(files, desc="predict", unit="file", disable=not show):
+        try:
+            frames = read_landmark_file(path)
+        except LandmarkFileError as exc:
+            log.warning("skipped %s", exc)
+            run.failures.append((str(path), exc.problem))
+            continue
+        try:
+            probs = to_probabilities(predictor(frames))
+        except Exception as exc:  # one odd file must not stop a batch of thousands
+            log.warning("skipped %s: prediction failed (%s)", path, exc)
+            run.failures.append((str(path), f"prediction failed ({exc})"))
+            continue
+        order = np.argsort(-probs, kind="stable")[:top_k]
+        top = [(names[i], int(i), float(probs[i])) for i in order]
+        run.predictions.append(FilePrediction(str(path), int(frames.shape[0]), top))
+    return run
+
+
+__all__ = [
+    "FilePrediction",
+    "PredictionRun",
+    "Predictor",
+    "collect_parquet_files",
+    "load_predictor",
+    "predict_files",
+    "to_probabilities",
+]
