@@ -1,1 +1,50 @@
-"""islr.data."""
+"""islr.data: read the Kaggle ISLR layout, make synthetic data, build the preprocessing cache.
+
+Upstream of everything else; imports neither Keras nor TensorFlow.
+"""
+
+from islr.data.cache import (
+    CacheError,
+    CacheMismatchError,
+    CacheReport,
+    LandmarkCache,
+    build_cache,
+    ensure_cache,
+    open_cache,
+)
+from islr.data.folds import assign_folds
+from islr.data.reader import (
+    DataError,
+    LandmarkFileError,
+    read_landmark_file,
+    read_sign_map,
+    read_train_csv,
+    resolve_path,
+)
+from islr.data.synthetic import (
+    PRESETS,
+    SyntheticSummary,
+    generate_dataset,
+    write_landmark_file,
+)
+
+__all__ = [
+    "PRESETS",
+    "CacheError",
+    "CacheMismatchError",
+    "CacheReport",
+    "DataError",
+    "LandmarkCache",
+    "LandmarkFileError",
+    "SyntheticSummary",
+    "assign_folds",
+    "build_cache",
+    "ensure_cache",
+    "generate_dataset",
+    "open_cache",
+    "read_landmark_file",
+    "read_sign_map",
+    "read_train_csv",
+    "resolve_path",
+    "write_landmark_file",
+]
