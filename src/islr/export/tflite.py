@@ -33,6 +33,11 @@ def write_saved_model(model: keras.Model, directory: str | Path) -> Path:
     The endpoint returns ``{"outputs": scores}``, which yields the Kaggle signature after
     conversion.
     """
+    if keras.backend.backend() != "tensorflow":
+        raise RuntimeError(
+            "SavedModel/TFLite export needs KERAS_BACKEND=tensorflow (current backend: "
+            f"{keras.backend.backend()!r}); .keras networks trained under JAX export fine with it"
+        )
     directory = Path(directory)
     archive = keras.export.ExportArchive()
     archive.track(model)

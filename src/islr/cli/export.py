@@ -1,0 +1,79 @@
+"""``islr-export``: export trained networks to parity-checked TFLite (``conf/export.yaml``).
+
+Examples::
+
+    islr-export 'sources=[logs/train/runs/X]' out_dir=exports/X
+    islr-export 'sources=[runs/a,runs/b]' out_dir=exports/ab export.variants=[fp32,fp16]
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig, OmegaConf
+
+log = logging.getLogger("islr.export")
+
+
+def run_export(cfg: DictConfig) -> Path | None:
+    """Export ``cfg.sources`` as configured; returns the export directory (``None``: disabled)."""
+    from islr.export import ExportSettings, export_models
+
+    settings = ExportSettings.from_config(cfg.export)
+    if not settings.enabled:
+        log.info("export.enabled is false: nothing to do")
+        return None
+    sources = OmegaConf.to_container(cfg.sources, resolve=True)
+    if isinstance(sources, str):
+        sources = [sources]
+    if not sources:
+        raise ValueError("sources: give at least one run directory or .keras file")
+    out_dir = cfg.get("out_dir")
+    if out_dir is None:
+        if len(sources) == 1 and Path(sources[0]).is_dir():
+            out_dir = Path(sources[0]) / "export"
+        else:
+            raise ValueError("out_dir: required unless there is exactly one run-directory source")
+    report = export_models(
+        sources,
+        out_dir,
+        variants=settings.variants,
+        submission_variant=settings.submission_variant,
+        keep_saved_model=settings.keep_saved_model,
+        parity_tolerance=settings.tolerances["fp32"],
+        tolerances=settings.tolerances,
+        output=settings.output,
+        max_len=cfg.get("max_len"),
+        sign_map=cfg.get("sign_map"),
+        latency_frames=settings.latency_frames,
+        latency_runs=settings.latency_runs,
+    )
+    print(report.to_markdown())
+    return Path(report.out_dir)
+
+
+@hydra.main(version_base="1.3", config_path="../../../conf", config_name="export")
+def main(cfg: DictConfig) -> None:
+    """Entry point of ``islr-export``; failures exit non-zero with a one-line reason."""
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        raise SystemExit(
+            "islr-export: the TFLite export needs the TensorFlow backend "
+            f"(KERAS_BACKEND is {keras.backend.backend()!r}); networks trained under JAX export "
+            "fine with KERAS_BACKEND=tensorflow"
+        )
+    from islr.export import ParityError
+
+    try:
+        out = run_export(cfg)
+    except (ParityError, ValueError, FileNotFoundError, FileExistsError, RuntimeError) as err:
+        raise SystemExit(f"islr-export: {err}") from None
+    if out is not None:
+        print(f"exported to {out}")
+
+
+if __name__ == "__main__":
+    main()
