@@ -237,7 +237,6 @@ def _first_input(x: Any) -> Any:
     return next(i for i in keras.tree.flatten(x) if i is not None)
 
 
-@keras.saving.register_keras_serializable(package="islr")
 class AWPSchedule(keras.callbacks.Callback):
     """Turn AWP on from ``start_epoch`` (0-based, like Keras epochs) onwards.
 
