@@ -117,7 +117,7 @@ def reset_keras(seed: int, precision: str = "float32", deterministic: bool = Fal
 
 def load_split(cfg: DictConfig) -> DataSplit:
     """Ensure the cache exists for ``cfg.data`` and split it by ``data.fold``."""
-    from islr.data import ensure_cache
+    from islr.data.cache import ensure_cache
 
     d = cfg.data
     root = Path(str(d.root))

@@ -1,0 +1,185 @@
+"""Training input pipeline: bucketing, padding, NaN-frame dropping, determinism, eval coverage."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+
+from islr.landmarks import N_POINTS, PAD_VALUE
+from islr.train.pipeline import SequenceBatches, bucket_boundaries, count_valid_frames
+
+pytestmark = pytest.mark.backend
+
+
+class ArraySource:
+    """A tiny in-memory landmark source: sequence i has every value equal to i + frame/1000."""
+
+    def __init__(self, lengths: list[int], nan_frames: dict[int, list[int]] | None = None):
+        self.seqs = []
+        for i, t in enumerate(lengths):
+            frames = i + np.arange(t, dtype=np.float32)[:, None, None] / 1000.0
+            seq = np.broadcast_to(frames, (t, N_POINTS, 3)).astype(np.float32).copy()
+            for f in (nan_frames or {}).get(i, []):
+                seq[f] = np.nan
+            self.seqs.append(seq)
+        self.labels = np.arange(len(lengths), dtype=np.int32)
+
+    def __len__(self) -> int:
+        return len(self.seqs)
+
+    def sequence(self, i: int) -> np.ndarray:
+        return self.seqs[i]
+
+
+def _ids(x: np.ndarray) -> np.ndarray:
+    """Sample ids encoded in the first frame of each row (see ArraySource)."""
+    return np.floor(x[:, 0, 0, 0] + 1e-4).astype(int)
+
+
+def test_bucket_boundaries_capped_sorted_and_end_at_max_len():
+    assert bucket_boundaries([64, 16, 32, 16, 500], 100) == (16, 32, 64, 100)
+    assert bucket_boundaries([16, 32], 24) == (16, 24)
+    assert bucket_boundaries([16, 32], 24, bucketing=False) == (24,)
+    with pytest.raises(ValueError, match="max_len"):
+        bucket_boundaries([16], 0)
+    with pytest.raises(ValueError, match="buckets"):
+        bucket_boundaries([0, 16], 32)
+
+
+def test_train_batches_have_fixed_size_bucket_shapes_and_end_padding():
+    rng = np.random.default_rng(0)
+    lengths = [int(v) for v in rng.integers(1, 70, size=53)]
+    src = ArraySource(lengths)
+    ds = SequenceBatches(
+        src, range(53), batch_size=8, max_len=48, training=True, boundaries=[8, 16, 32, 64]
+    )
+    assert len(ds) == 53 // 8
+    seen: list[int] = []
+    for k in range(len(ds)):
+        x, y = ds[k]
+        assert x.shape[0] == 8 and x.shape[1:] == (x.shape[1], N_POINTS, 3)
+        assert x.shape[1] in (8, 16, 32, 48)
+        ids = _ids(x)
+        np.testing.assert_array_equal(ids, y)
+        longest = max(min(lengths[i], 48) for i in ids)
+        # the smallest boundary that holds the longest sample
+        assert x.shape[1] == min(b for b in (8, 16, 32, 48) if b >= longest)
+        for row, i in zip(x, ids, strict=True):
+            n = min(lengths[i], 48)
+            np.testing.assert_array_equal(row[:n], src.seqs[i][:n])  # first max_len frames
+            assert (row[n:] == PAD_VALUE).all()
+        seen += ids.tolist()
+    assert len(seen) == len(set(seen)) == 48  # remainder (5) dropped, no duplicates
+
+
+def test_bucketing_off_pads_everything_to_max_len():
+    src = ArraySource([3, 5, 40, 7])
+    ds = SequenceBatches(src, range(4), batch_size=2, max_len=32, training=True, bucketing=False)
+    assert {ds[k][0].shape[1] for k in range(len(ds))} == {32}
+
+
+def test_all_nan_frames_dropped_and_empty_sequences_skipped_with_warning(caplog):
+    src = ArraySource([6, 4, 5], nan_frames={0: [0, 3, 5], 1: [0, 1, 2, 3]})
+    assert count_valid_frames(src).tolist() == [3, 0, 5]
+    with caplog.at_level(logging.WARNING):
+        ds = SequenceBatches(src, range(3), batch_size=4, max_len=16, training=False)
+    assert ds.skipped.tolist() == [1]
+    assert "1 of 3 sequences" in caplog.text
+    x, y, w = ds[0]
+    rows = {int(i): r for i, r in zip(y[w > 0], x[w > 0], strict=True)}
+    assert sorted(rows) == [0, 2]
+    np.testing.assert_array_equal(rows[0][:3], src.seqs[0][[1, 2, 4]])
+    assert (rows[0][3:] == PAD_VALUE).all()
+    with pytest.raises(ValueError, match="no usable sequence"):
+        SequenceBatches(src, [1], batch_size=2, max_len=16)
+
+
+def test_eval_visits_every_sample_exactly_once_with_constant_batch_size():
+    rng = np.random.default_rng(1)
+    lengths = [int(v) for v in rng.integers(1, 60, size=37)]
+    src = ArraySource(lengths)
+    ds = SequenceBatches(src, range(37), batch_size=8, max_len=64, boundaries=[16, 32])
+    assert len(ds) == 5
+    real: list[int] = []
+    for x, y, w in ds.iter_numpy():
+        assert x.shape[0] == len(y) == len(w) == 8
+        assert set(np.unique(w)) <= {0.0, 1.0}
+        np.testing.assert_array_equal(_ids(x), y)
+        real += y[w > 0].tolist()
+    assert sorted(real) == list(range(37))
+    assert sum((ds[k][2] == 0).sum() for k in range(len(ds))) == 5 * 8 - 37
+
+
+def test_shuffle_and_augmentation_depend_only_on_seed_and_epoch():
+    src = ArraySource([int(v) for v in np.random.default_rng(2).integers(2, 30, size=40)])
+
+    def jitter(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        return x + rng.normal(size=x.shape).astype(np.float32) * 1e-6
+
+    def make(**kw):
+        return SequenceBatches(
+            src, range(40), batch_size=4, max_len=32, training=True, augmenter=jitter, **kw
+        )
+
+    def epoch_batches(ds):
+        return [ds[k] for k in range(len(ds))]
+
+    a = make(seed=3)
+    first = epoch_batches(a)
+    a.on_epoch_end()
+    second = epoch_batches(a)
+    resumed = epoch_batches(make(seed=3, initial_epoch=1))
+    for (xa, ya), (xb, yb) in zip(second, resumed, strict=True):
+        np.testing.assert_array_equal(xa, xb)
+        np.testing.assert_array_equal(ya, yb)
+    order = lambda batches: np.concatenate([y for _, y in batches]).tolist()  # noqa: E731
+    assert order(first) != order(second)
+    assert order(epoch_batches(make(seed=4))) != order(first)
+    assert order(epoch_batches(make(seed=3))) == order(first)
+
+
+def test_augmenter_runs_in_training_only_and_result_is_cropped_to_max_len():
+    src = ArraySource([10, 12, 14, 16])
+
+    def stretch(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        return np.repeat(x, 3, axis=0)
+
+    train = SequenceBatches(
+        src, range(4), batch_size=4, max_len=20, training=True, augmenter=stretch
+    )
+    x, _ = train[0]
+    assert x.shape[1] == 20 and not (x == PAD_VALUE).any()
+    ev = SequenceBatches(src, range(4), batch_size=4, max_len=20, augmenter=stretch)
+    x, y, _ = ev[0]
+    assert [int((r[:, 0, 0] != PAD_VALUE).sum()) for r in x] == [10 + 2 * int(i) for i in y]
+
+
+def test_max_batches_and_bad_arguments():
+    src = ArraySource([5] * 20)
+    ds = SequenceBatches(src, range(20), batch_size=2, max_len=8, training=True, max_batches=3)
+    assert len(ds) == 3
+    with pytest.raises(IndexError):
+        ds[3]
+    with pytest.raises(ValueError, match="batch_size"):
+        SequenceBatches(src, range(20), batch_size=0)
+    with pytest.raises(ValueError, match="max_batches"):
+        SequenceBatches(src, range(20), batch_size=2, max_batches=0)
+
+
+def test_tf_spec_probe_gives_batches_zero_and_one_different_lengths():
+    src = ArraySource([5] * 12)
+    ds = SequenceBatches(src, range(12), batch_size=4, max_len=32, training=True)
+    assert ds[0][0].shape[1] == ds[1][0].shape[1] == 16
+    ds.tf_spec_probe = True
+    assert ds[0][0].shape[1] != ds[1][0].shape[1]
+
+
+def test_works_on_the_real_cache(tiny_cache):
+    lengths = count_valid_frames(tiny_cache)
+    assert len(lengths) == len(tiny_cache)
+    assert (lengths <= tiny_cache.lengths).all()
+    ds = SequenceBatches(tiny_cache, np.arange(len(tiny_cache)), batch_size=16, max_len=64)
+    labels = np.concatenate([y[w > 0] for _, y, w in ds.iter_numpy()])
+    np.testing.assert_array_equal(np.sort(labels), np.sort(tiny_cache.labels[ds.indices]))
