@@ -193,7 +193,11 @@ def _resolve_sign_map(
         if maps:
             where, mapping = next(iter(maps.items()))
         else:
-            where, mapping = "packaged Kaggle sign map", read_sign_map(None)
+            packaged = read_sign_map(None)
+            if len(packaged) == num_classes:
+                where, mapping = "packaged Kaggle sign map", packaged
+            else:  # still exportable; predictions are then named by class index
+                where, mapping = "placeholder", {f"class_{i}": i for i in range(num_classes)}
             log.warning("no %s beside the sources; using the %s", SIGN_MAP_FILENAME, where)
     if len(mapping) != num_classes:
         raise ValueError(
@@ -248,7 +252,8 @@ def export_models(
             :data:`~islr.export.parity.DEFAULT_TOLERANCES`).
         output: ``"logits"`` or ``"probabilities"``.
         max_len: expected ``max_len`` of the networks (``None``: accept theirs).
-        sign_map: sign map JSON; default: the one beside the sources (else the packaged one).
+        sign_map: sign map JSON; default: the one beside the sources, else the packaged
+            Kaggle map if the class count fits, else placeholder names ``class_<i>``.
         latency_frames, latency_runs: the latency measurement (one thread).
         parity_seed: seed of the synthetic parity inputs.
 
@@ -291,13 +296,9 @@ def export_models(
     try:
         files: list[ExportedFile] = []
         parity: list[ParityResult] = []
+        runners: dict[str, tflite.TFLiteRunner] = {}
         model.save(tmp / INFERENCE_KERAS)
-        keras_ms = median_latency_ms(lambda f: run_keras(model, f), latency_input, latency_runs)
-        files.append(
-            ExportedFile(
-                INFERENCE_KERAS, (tmp / INFERENCE_KERAS).stat().st_size, median_latency_ms=keras_ms
-            )
-        )
+        files.append(ExportedFile(INFERENCE_KERAS, (tmp / INFERENCE_KERAS).stat().st_size))
         saved = tflite.write_saved_model(model, tmp / SAVED_MODEL)
         for variant in variants:
             log.info("converting %s", variant)
@@ -328,9 +329,18 @@ def export_models(
                     max_abs_diff=max(r.max_abs_diff for r in results),
                     tolerance=bounds[variant],
                     argmax_agreement=all(r.keras_argmax == r.tflite_argmax for r in results),
-                    median_latency_ms=median_latency_ms(runner, latency_input, latency_runs),
                 )
             )
+            runners[name] = runner
+        # Latency only once every variant has passed the gate.
+        for entry in files:
+            if entry.file in runners:
+                fn = runners[entry.file]
+            elif entry.file == INFERENCE_KERAS:
+                fn = lambda f: run_keras(model, f)  # noqa: E731
+            else:
+                continue
+            entry.median_latency_ms = median_latency_ms(fn, latency_input, latency_runs)
         if keep_saved_model:
             files.insert(1, ExportedFile(SAVED_MODEL + "/", _dir_size(saved)))
         else:
