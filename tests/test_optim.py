@@ -8,6 +8,7 @@ import keras
 import numpy as np
 import pytest
 
+from islr.train.awp import AWPModel
 from islr.train.losses import SparseCategoricalCrossentropyWithSmoothing
 from islr.train.optimizers import Lookahead, RAdam, build_optimizer, cosine_schedule
 
@@ -133,9 +134,11 @@ def test_build_optimizer_variants_and_config_round_trip():
 
 def _tiny_model(optimizer):
     keras.utils.set_random_seed(3)
-    model = keras.Sequential(
+    network = keras.Sequential(
         [keras.Input((6,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(4)]
     )
+    # The trainer's set-up: the network inside AWPModel (AWP on, so its step is exercised too).
+    model = AWPModel(network, awp_lambda=0.05, awp_enabled=True)
     model.compile(optimizer=optimizer, loss=SparseCategoricalCrossentropyWithSmoothing())
     return model
 

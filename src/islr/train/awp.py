@@ -81,6 +81,10 @@ class AWPModel(keras.Model):
         self.awp_lambda = float(awp_lambda)
         self.awp_epsilon = float(awp_epsilon)
         self.awp_enabled = bool(awp_enabled)
+        # A wrapper around a built network is built too: load_weights (resume) works before any
+        # call, as it does for a functional model.
+        if getattr(network, "built", False):
+            self.built = True
 
     def call(self, inputs: Any, training: bool | None = None) -> Any:
         """Run the wrapped network."""
