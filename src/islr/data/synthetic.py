@@ -257,8 +257,12 @@ def _rotation(roll: np.ndarray, yaw: np.ndarray, pitch: np.ndarray) -> np.ndarra
 # ------------------------------------------------------------------------------------------
 # Sign vocabulary and participants
 # ------------------------------------------------------------------------------------------
+@lru_cache(maxsize=4)
 def _sign_vocabulary(n_signs: int, seed: int, difficulty: float) -> list[dict]:
-    """One parameter dict per sign; sign k depends only on (seed, k, difficulty)."""
+    """One parameter dict per sign; sign k depends only on (seed, k, difficulty).
+
+    Cached per process (each worker job needs it); callers must not modify the dicts.
+    """
     signs: list[dict] = []
     for k in range(n_signs):
         rng = np.random.default_rng([seed, 7919, k])
@@ -372,10 +376,10 @@ def _ease(t: np.ndarray) -> np.ndarray:
 
 def _clip_length(rng: np.random.Generator, sign: dict, person: dict, d: float, scale: float):
     """Frames of lead-in, the sign itself and lead-out (lengths skewed like the real clips)."""
-    core = 22 * sign["duration"] / person["speed"] * math.exp(rng.normal(0, 0.22 * max(d, 0.3)))
+    core = 17 * sign["duration"] / person["speed"] * math.exp(rng.normal(0, 0.3 * max(d, 0.3)))
     core = max(4, round(core * scale))
-    lead_in = int(rng.integers(1, 9) * scale) + 1
-    lead_out = int(rng.integers(0, 9) * scale)
+    lead_in = int(rng.integers(0, 10) * scale) + 1
+    lead_out = int(rng.integers(0, 10) * scale)
     # A tail of long clips: the signer waits before or after signing.
     if rng.uniform() < 0.07:
         idle = int(min(rng.lognormal(4.3, 0.8), 420) * scale)
@@ -686,6 +690,7 @@ def write_landmark_file(path: str | Path, frames: np.ndarray, first_frame: int =
     pq.write_table(
         _kaggle_table(frames, first_frame), path,
         use_dictionary=["frame", "type", "landmark_index"],
+        write_statistics=False,
     )  # fmt: skip
 
 

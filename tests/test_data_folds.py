@@ -1,0 +1,40 @@
+"""Participant-grouped folds."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from islr.data import assign_folds
+
+
+def _ids() -> np.ndarray:
+    rng = np.random.default_rng(3)
+    counts = rng.integers(20, 200, size=21)
+    return np.repeat(rng.choice(np.arange(10000, 99999), 21, replace=False), counts)
+
+
+def test_grouped_balanced_and_deterministic() -> None:
+    pids = _ids()
+    folds = assign_folds(pids, num_folds=5, seed=0)
+    assert folds.dtype == np.int8 and folds.shape == pids.shape
+    assert set(folds.tolist()) == set(range(5))
+    for p in np.unique(pids):  # a participant never spans two folds
+        assert len(np.unique(folds[pids == p])) == 1
+    sizes = np.bincount(folds)
+    biggest_participant = np.unique(pids, return_counts=True)[1].max()
+    assert sizes.max() - sizes.min() <= biggest_participant
+    np.testing.assert_array_equal(folds, assign_folds(pids, num_folds=5, seed=0))
+
+
+def test_seed_breaks_ties() -> None:
+    pids = np.repeat(np.arange(10), 7)  # all participants the same size
+    assignments = {tuple(assign_folds(pids, 5, seed=s)) for s in range(6)}
+    assert len(assignments) > 1
+    for s in range(3):
+        assert np.bincount(assign_folds(pids, 5, seed=s)).tolist() == [14] * 5
+
+
+def test_too_few_participants() -> None:
+    with pytest.raises(ValueError, match="3 participant"):
+        assign_folds(np.array([1, 1, 2, 3]), num_folds=5)

@@ -1,0 +1,170 @@
+"""Synthetic generator: exact Kaggle layout, determinism, realism and learnability."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from islr.cli.synth import main as synth_main
+from islr.data import LandmarkCache, generate_dataset, read_landmark_file, read_sign_map
+from islr.landmarks import GROUP_SLICES, LANDMARK_TYPES, REFERENCE_POINT
+
+
+def test_kaggle_layout(tiny_root: Path) -> None:
+    csv = pd.read_csv(tiny_root / "train.csv")
+    assert list(csv.columns) == ["path", "participant_id", "sequence_id", "sign"]
+    assert len(csv) == 10 * 5 * 4
+    assert csv["sequence_id"].is_unique
+    assert csv["participant_id"].between(10000, 99999).all()
+    assert csv["participant_id"].nunique() == 5
+    assert (csv.groupby("sign").size() == 20).all()
+    expected = [
+        f"train_landmark_files/{p}/{s}.parquet"
+        for p, s in zip(csv["participant_id"], csv["sequence_id"], strict=True)
+    ]
+    assert csv["path"].tolist() == expected
+
+    sign_map = json.loads((tiny_root / "sign_to_prediction_index_map.json").read_text())
+    packaged = read_sign_map()
+    first = sorted(packaged, key=packaged.__getitem__)[:10]
+    assert sign_map == {name: i for i, name in enumerate(sorted(first))}
+    assert set(csv["sign"]) == set(first)
+
+    table = pq.read_table(tiny_root / csv["path"][0])
+    schema = {f.name: str(f.type) for f in table.schema}
+    assert list(schema) == ["frame", "row_id", "type", "landmark_index", "x", "y", "z"]
+    assert schema == {
+        "frame": "int16",
+        "row_id": "string",
+        "type": "string",
+        "landmark_index": "int16",
+        "x": "double",
+        "y": "double",
+        "z": "double",
+    }
+    df = table.to_pandas()
+    n_frames = len(df) // 543
+    assert len(df) == n_frames * 543
+    types = [name for name, count in LANDMARK_TYPES for _ in range(count)]
+    index = [i for _, count in LANDMARK_TYPES for i in range(count)]
+    assert df["type"].tolist() == types * n_frames
+    assert df["landmark_index"].tolist() == index * n_frames
+    frames = df["frame"].to_numpy().reshape(n_frames, 543)
+    assert (frames == frames[:, :1]).all()
+    assert (np.diff(frames[:, 0]) == 1).all()
+    parts = zip(df["frame"], df["type"], df["landmark_index"], strict=True)
+    row_ids = [f"{f}-{t}-{i}" for f, t, i in parts]
+    assert df["row_id"].tolist() == row_ids
+
+
+def test_deterministic_for_a_seed_whatever_the_workers(tmp_path: Path) -> None:
+    kwargs = {"n_signs": 3, "n_participants": 2, "samples_per_sign": 2, "length_scale": 0.4}
+    a = generate_dataset(tmp_path / "a", seed=5, workers=1, progress=False, **kwargs)
+    b = generate_dataset(tmp_path / "b", seed=5, workers=2, progress=False, **kwargs)
+    generate_dataset(tmp_path / "c", seed=6, workers=1, progress=False, **kwargs)
+    assert a.n_files == b.n_files == 12 and a.n_frames == b.n_frames
+    csv_a = (tmp_path / "a" / "train.csv").read_text()
+    assert csv_a == (tmp_path / "b" / "train.csv").read_text()
+    assert csv_a != (tmp_path / "c" / "train.csv").read_text()
+    for rel in pd.read_csv(tmp_path / "a" / "train.csv")["path"]:
+        np.testing.assert_array_equal(
+            read_landmark_file(tmp_path / "a" / rel), read_landmark_file(tmp_path / "b" / rel)
+        )
+
+
+def test_realistic_variation(tiny_root: Path, tiny_cache: LandmarkCache) -> None:
+    pts = tiny_cache.points
+    lh = ~np.isnan(pts[:, GROUP_SLICES["lhand"], 0]).all(1)
+    rh = ~np.isnan(pts[:, GROUP_SLICES["rhand"], 0]).all(1)
+    empty = np.isnan(pts).all(axis=(1, 2))
+    assert 0 < empty.mean() < 0.05  # a few frames where nothing was detected
+    lengths = tiny_cache.lengths
+    # Per clip: which hand is seen more (the dominant one) and whether the other never shows.
+    left_dominant, hidden_other, gaps = [], [], []
+    for i in range(len(tiny_cache)):
+        s = slice(tiny_cache.offsets[i], tiny_cache.offsets[i + 1])
+        left_dominant.append(lh[s].sum() > rh[s].sum())
+        hidden_other.append(min(lh[s].sum(), rh[s].sum()) == 0)
+        assert rh[s].sum() + lh[s].sum() > 0  # somebody signs in every clip
+        gaps.append((rh[s] | lh[s]).sum() < lengths[i])
+    left_dominant = np.array(left_dominant)
+    by_person = pd.Series(left_dominant).groupby(tiny_cache.participant_ids).mean()
+    assert (by_person > 0.7).sum() >= 1  # a left-handed signer
+    assert (by_person < 0.3).sum() >= 3  # mostly right-handed signers
+    assert np.mean(gaps) > 0.5  # hands missing in some frames (lead-in, flicker) of most clips
+    assert 0.2 < np.mean(hidden_other) < 1.0  # non-dominant hand absent in whole clips
+    assert lengths.max() > 3 * np.median(lengths)  # a tail of long clips
+    first_frames = [
+        pq.read_table(tiny_root / rel, columns=["frame"]).column("frame")[0].as_py()
+        for rel in pd.read_csv(tiny_root / "train.csv")["path"][:20]
+    ]
+    assert max(first_frames) > 0  # frame numbers need not start at 0
+
+
+def _clip_features(p: np.ndarray) -> np.ndarray:
+    """Crude hand statistics: dominant-hand location in 3 time bins, hand shape, mouth motion."""
+    p = p[:, :, :2].astype(np.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices are expected
+        ref = np.nan_to_num(np.nanmean(p[:, REFERENCE_POINT], axis=0), nan=0.5)
+        q = p - ref
+        q /= np.sqrt(np.nanmean(q[:, GROUP_SLICES["lip"]] ** 2)) + 1e-6
+        lh, rh = q[:, GROUP_SLICES["lhand"]], q[:, GROUP_SLICES["rhand"]]
+        left = (~np.isnan(lh[:, 0, 0])).sum() > (~np.isnan(rh[:, 0, 0])).sum()
+        hand = lh * np.array([-1.0, 1.0]) if left else rh  # mirror left-handers
+        hand = hand[~np.isnan(hand[:, 0, 0])]
+        if len(hand) == 0:
+            return np.zeros(17)
+        loc = [hand[b].mean(axis=(0, 1)) for b in np.array_split(np.arange(len(hand)), 3)]
+        loc = [v if np.isfinite(v).all() else hand.mean(axis=(0, 1)) for v in loc]
+        shape = (hand[:, [4, 8, 12, 16, 20]] - hand[:, :1]).mean(0).ravel()
+        lips = q[:, GROUP_SLICES["lip"]]
+        mouth = np.nanstd(lips[:, 34, 1] - lips[:, 25, 1])
+    return np.nan_to_num(np.concatenate([*loc, shape, [mouth]]))
+
+
+def _held_out_accuracy(features: np.ndarray, cache: LandmarkCache) -> float:
+    """Nearest-centroid accuracy on held-out participants, averaged over the folds."""
+    accs = []
+    for fold in range(cache.num_folds):
+        tr, va = cache.split(fold)
+        mu, sd = features[tr].mean(0), features[tr].std(0) + 1e-9
+        x = (features - mu) / sd
+        classes = np.unique(cache.labels[tr])
+        centroids = np.stack([x[tr][cache.labels[tr] == c].mean(0) for c in classes])
+        dist = ((x[va][:, None] - centroids[None]) ** 2).sum(-1)
+        accs.append(np.mean(classes[dist.argmin(1)] == cache.labels[va]))
+    return float(np.mean(accs))
+
+
+def test_learnable_from_hands_but_not_from_length(tiny_cache: LandmarkCache) -> None:
+    chance = 1 / len(np.unique(tiny_cache.labels))
+    feats = np.stack([_clip_features(tiny_cache.sequence(i)) for i in range(len(tiny_cache))])
+    assert _held_out_accuracy(feats, tiny_cache) > 5 * chance
+    log_len = np.log(tiny_cache.lengths)[:, None].astype(np.float64)
+    assert _held_out_accuracy(log_len, tiny_cache) < 2.5 * chance
+
+
+def test_bad_arguments(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="n_signs"):
+        generate_dataset(tmp_path, n_signs=251, progress=False)
+    with pytest.raises(ValueError, match="n_participants"):
+        generate_dataset(tmp_path, n_signs=2, n_participants=0, progress=False)
+
+
+def test_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "synth"
+    args = ["--out", str(out), "--preset", "tiny", "--signs", "2", "--participants", "2",
+            "--samples-per-sign", "1", "--workers", "1", "--quiet"]  # fmt: skip
+    assert synth_main(args) == 0
+    assert "4 sequences" in capsys.readouterr().out
+    assert len(pd.read_csv(out / "train.csv")) == 4
+    assert synth_main([*args, "--if-missing"]) == 0
+    assert "nothing to do" in capsys.readouterr().out
+    assert synth_main(["--out", str(tmp_path / "x"), "--signs", "999", "--quiet"]) == 2
