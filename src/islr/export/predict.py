@@ -182,6 +182,11 @@ def predict_files(
             log.warning("skipped %s", exc)
             run.failures.append((str(path), exc.problem))
             continue
+        except Exception as exc:  # a reader bug or odd file must not stop the batch either
+            why = f"could not be read ({type(exc).__name__}: {exc})"
+            log.warning("skipped %s: %s", path, why)
+            run.failures.append((str(path), why))
+            continue
         try:
             probs = to_probabilities(predictor(frames))
         except Exception as exc:  # one odd file must not stop a batch of thousands
