@@ -79,11 +79,11 @@ def _np(x) -> np.ndarray:
     return np.asarray(keras.ops.convert_to_numpy(x))
 
 
-_JITTED: dict[int, object] = {}
+_JITTED: dict[object, object] = {}
 
 
 def _run(layer, x: np.ndarray) -> np.ndarray:
-    """Call a layer/model; under JAX through jax.jit (eager JAX compiles op by op: slow).
+    """Call a layer/model/method; under JAX through jax.jit (eager JAX compiles op by op: slow).
 
     The eager path is covered by the tests that call layers directly.
     """
@@ -91,9 +91,9 @@ def _run(layer, x: np.ndarray) -> np.ndarray:
         return _np(layer(x))
     import jax
 
-    if id(layer) not in _JITTED:
-        _JITTED[id(layer)] = jax.jit(layer.__call__)
-    return _np(_JITTED[id(layer)](x))
+    if layer not in _JITTED:
+        _JITTED[layer] = jax.jit(layer)
+    return _np(_JITTED[layer](x))
 
 
 # --- oracle sanity: the oracle must itself follow the recipe on hand-checkable data ---------
@@ -183,7 +183,7 @@ def test_batch_of_different_lengths_equals_single_sequences() -> None:
     layer = LandmarkFeatures(max_len=10)
     batch = _pad(seqs, 12)
     out = _run(layer, batch)
-    mask = _np(layer.compute_mask(batch))
+    mask = _run(layer.compute_mask, batch)
     assert out.shape == (6, 10, N_FEATURES) and out.dtype == np.float32
     assert mask.dtype == bool
     for i, (seq, n) in enumerate(zip(seqs, lengths, strict=True)):
@@ -249,6 +249,20 @@ def test_compiled_model_dynamic_time(jit: bool) -> None:
             kept = min(len(s), 16)
             np.testing.assert_allclose(got[i, :kept], reference_features(s, 16), **TOL)
             assert np.all(got[i, kept:] == PAD_VALUE)
+
+
+@pytest.mark.backend
+def test_compiled_model_static_time() -> None:
+    rng = np.random.default_rng(13)
+    inp = keras.Input((20, N_POINTS, 3))
+    model = keras.Model(inp, LandmarkFeatures(max_len=16)(inp))
+    model.compile(jit_compile=True)
+    seqs = [_frames(rng, n, N_POINTS) for n in (20, 2)]
+    got = _np(model.predict_on_batch(_pad(seqs, 20)))
+    assert got.shape == (2, 16, N_FEATURES)
+    np.testing.assert_allclose(got[0], reference_features(seqs[0], 16), **TOL)
+    np.testing.assert_allclose(got[1, :2], reference_features(seqs[1], 16), **TOL)
+    assert np.all(got[1, 2:] == PAD_VALUE)
 
 
 @pytest.mark.backend
