@@ -454,13 +454,12 @@ def ensure_cache(
                     "rebuild=False"
                 )
     report = build_cache(root, cache_dir, **build_kwargs)
-    log.info(
-        "%s",
-        report
-        if report.rebuilt
-        else f"using cache {cache_dir} ({len(open_cache(cache_dir))} sequences)",
-    )
-    return open_cache(cache_dir)
+    cache = open_cache(cache_dir)
+    if report.rebuilt:
+        log.info("%s", report)
+    else:
+        log.info("using up-to-date cache %s (%d sequences)", cache_dir, len(cache))
+    return cache
 
 
 def _mismatch(root: str | Path, old: dict, build_kwargs: dict) -> list[str]:
