@@ -508,14 +508,16 @@ def render_sequence(
 
     # Body units -> image units, with per-participant scale, position and depth.
     unit = BODY_UNIT * person["scale"]
-    frames[:, :, :2] = frames[:, :, :2] * unit + person["centre"]
-    frames[:, :, 2] = frames[:, :, 2] * unit
+    frames *= unit
+    frames += np.array([person["centre"][0], person["centre"][1], 0.0])
     frames[:, POSE_OFF : POSE_OFF + 33, 2] += person["depth"]
-    # Landmark jitter (hands jitter more than the face).
-    jit = 0.0015 * d * person["jitter"]
-    frames += rng.normal(0, jit, frames.shape)
-    frames[:, LHAND_OFF : LHAND_OFF + 21] += rng.normal(0, jit, (n, 21, 3))
-    frames[:, RHAND_OFF : RHAND_OFF + 21] += rng.normal(0, jit, (n, 21, 3))
+    # Landmark jitter; hands jitter more than the face (float32 noise: it is only noise).
+    jit = np.float32(0.0015 * d * person["jitter"])
+    noise = rng.standard_normal(frames.shape, dtype=np.float32)
+    noise *= jit
+    noise[:, LHAND_OFF : LHAND_OFF + 21] *= 1.4
+    noise[:, RHAND_OFF : RHAND_OFF + 21] *= 1.4
+    frames += noise
     # Hand wrists carry z ~ 0 like MediaPipe's hand model.
     for off in (LHAND_OFF, RHAND_OFF):
         frames[:, off : off + 21, 2] -= frames[:, off : off + 1, 2]
