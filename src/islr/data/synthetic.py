@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -800,14 +801,17 @@ def generate_dataset(
                 frames_total += sum(counts)
                 bar.update(len(counts))
     bar.close()
+    # train.csv goes last: its presence marks a finished data set (islr-synth --if-missing).
+    with open(root / SIGN_MAP_FILENAME, "w", encoding="utf-8") as f:
+        json.dump({name: i for i, name in enumerate(names)}, f)
     # train.csv in a shuffled (but deterministic) order, like Kaggle's.
     csv_rows = [rows[i] for i in np.random.default_rng([seed, 23]).permutation(len(rows))]
-    with open(root / TRAIN_CSV_FILENAME, "w", encoding="utf-8") as f:
+    tmp = root / (TRAIN_CSV_FILENAME + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
         f.write("path,participant_id,sequence_id,sign\n")
         for rel, pid, sid, name in csv_rows:
             f.write(f"{rel},{pid},{sid},{name}\n")
-    with open(root / SIGN_MAP_FILENAME, "w", encoding="utf-8") as f:
-        json.dump({name: i for i, name in enumerate(names)}, f)
+    os.replace(tmp, root / TRAIN_CSV_FILENAME)
     summary = SyntheticSummary(
         root=root,
         n_files=len(items),
