@@ -108,7 +108,7 @@ def float32_copy(network: keras.Model, name: str | None = None) -> keras.Model:
         serialized["config"]["name"] = name
     clone = keras.saving.deserialize_keras_object(serialized)
     weights = network.get_weights()
-    clone.set_weights([np.asarray(w, dtype=np.float32) for w in weights])
+    clone.set_weights(weights)  # variables of a mixed network are float32 already
     return clone
 
 

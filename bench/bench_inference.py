@@ -1,0 +1,151 @@
+"""Benchmark: size and single-thread CPU latency of the exported models vs the Keras model.
+
+Usage: ``python bench/bench_inference.py [--models reference tiny] [--frames 16 64 384]
+[--runs 30] [--ensemble 4]`` (TensorFlow backend). For each model config in ``conf/model``
+(random weights, 250 classes), builds the raw-frame inference model, exports it through the
+SavedModel -> TFLite route of :mod:`islr.export` (fp32, fp16, dynamic) and prints, from one
+run, each file's size, median/p95 latency per video at each length on ONE interpreter thread,
+the max |logit| difference to Keras, and the Keras model's latency on the same inputs (with the
+ratio). Then an ensemble of ``--ensemble`` reference models (fp16) against Kaggle's limits
+(40 MB, 100 ms per video). Goals: reference fp16 <= 4 MB and <= 5 ms median at 64 frames.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import tempfile
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+from omegaconf import OmegaConf
+
+from islr.export.inference import build_inference_model, run_keras
+from islr.export.parity import parity_inputs
+from islr.export.tflite import VARIANTS, TFLiteRunner, convert_saved_model, write_saved_model
+from islr.landmarks import N_LANDMARKS
+from islr.model import build_sign_model
+
+log = logging.getLogger("bench_inference")
+CONF = Path(__file__).resolve().parents[1] / "conf" / "model"
+KAGGLE_MB, KAGGLE_MS = 40.0, 100.0
+GOAL_MB, GOAL_MS = 4.0, 5.0
+
+
+def network(name: str, seed: int) -> keras.Model:
+    """A ``conf/model/<name>.yaml`` network with random weights and 250 classes."""
+    cfg = OmegaConf.to_container(OmegaConf.load(CONF / f"{name}.yaml"))
+    cfg.pop("_target_", None)
+    cfg["num_classes"] = 250
+    keras.utils.set_random_seed(seed)
+    return build_sign_model(**cfg)
+
+
+def timings(fn, frames: np.ndarray, runs: int) -> tuple[float, float]:
+    """(median, p95) wall time in ms after 2 warm-up calls."""
+    for _ in range(2):
+        fn(frames)
+    ms = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn(frames)
+        ms.append((time.perf_counter() - start) * 1000)
+    return float(np.median(ms)), float(np.percentile(ms, 95))
+
+
+def videos(lengths: list[int]) -> dict[int, np.ndarray]:
+    return {t: parity_inputs(None, seed=t, typical_frames=t)["typical"] for t in lengths}
+
+
+def export(model: keras.Model, work: Path, variants: tuple[str, ...]) -> dict[str, Path]:
+    saved = write_saved_model(model, work / "saved_model")
+    out = {}
+    for v in variants:
+        out[v] = work / f"model_{v}.tflite"
+        out[v].write_bytes(convert_saved_model(saved, v))
+    return out
+
+
+def bench_model(name: str, lengths: list[int], runs: int, work: Path) -> dict[str, float]:
+    model = build_inference_model([network(name, 0)])
+    inputs = videos(lengths)
+    t0 = time.perf_counter()
+    files = export(model, work / name, VARIANTS)
+    print(f"\n## {name}: {model.count_params():,} weights, export {time.perf_counter() - t0:.0f} s")
+    # Keras baseline: the model compiled once for any length (a fair graph-mode comparison).
+    compiled = tf.function(
+        lambda x: model(x, training=False),
+        input_signature=[tf.TensorSpec((None, N_LANDMARKS, 3), tf.float32)],
+    )
+    keras_ms = {t: timings(compiled, x, max(5, runs // 2)) for t, x in inputs.items()}
+    want = {t: run_keras(model, x) for t, x in inputs.items()}
+    head = " | ".join(f"{t} fr median/p95 (x faster than Keras)" for t in lengths)
+    print(f"| file | size | max abs logit diff | {head} |")
+    print("|---|---:|---:|" + "---:|" * len(lengths))
+    cells = " | ".join(f"{keras_ms[t][0]:.2f}/{keras_ms[t][1]:.2f} ms (1.0x)" for t in lengths)
+    print(f"| Keras (tf.function, 1 thread) | | | {cells} |")
+    result = {}
+    for variant, path in files.items():
+        runner = TFLiteRunner(path, num_threads=1)
+        diff = max(float(np.max(np.abs(runner(x) - want[t]))) for t, x in inputs.items())
+        cells = []
+        for t, x in inputs.items():
+            med, p95 = timings(runner, x, runs if t <= 64 else max(5, runs // 3))
+            cells.append(f"{med:.2f}/{p95:.2f} ms ({keras_ms[t][0] / med:.0f}x)")
+            result[f"{variant}_{t}_ms"] = med
+        mb = path.stat().st_size / 2**20
+        result[f"{variant}_mb"] = mb
+        print(f"| {path.name} | {mb:.2f} MB | {diff:.1e} | " + " | ".join(cells) + " |")
+    return result
+
+
+def bench_ensemble(n: int, lengths: list[int], runs: int, work: Path) -> None:
+    model = build_inference_model([network("reference", seed) for seed in range(n)])
+    files = export(model, work / "ensemble", ("fp16",))
+    runner = TFLiteRunner(files["fp16"], num_threads=1)
+    mb = files["fp16"].stat().st_size / 2**20
+    print(
+        f"\n## ensemble of {n} reference models (fp16), Kaggle limits {KAGGLE_MB:.0f} MB, "
+        f"{KAGGLE_MS:.0f} ms"
+    )
+    print(f"size {mb:.2f} MB ({mb / KAGGLE_MB:.0%} of the limit)")
+    for t, x in videos(lengths).items():
+        med, p95 = timings(runner, x, runs if t <= 64 else max(5, runs // 3))
+        share = med / KAGGLE_MS
+        print(f"{t:4d} frames: median {med:.2f} ms, p95 {p95:.2f} ms ({share:.0%} of the limit)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", default=["reference", "tiny"])
+    parser.add_argument("--frames", nargs="+", type=int, default=[16, 64, 384])
+    parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--ensemble", type=int, default=4, help="0 skips the ensemble")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    if keras.backend.backend() != "tensorflow":
+        raise SystemExit("bench_inference needs KERAS_BACKEND=tensorflow")
+    # Keras on one thread too, so the comparison with the 1-thread interpreter is fair.
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        results = {m: bench_model(m, args.frames, args.runs, Path(tmp)) for m in args.models}
+        if args.ensemble:
+            bench_ensemble(args.ensemble, args.frames, args.runs, Path(tmp))
+    if "reference" in results and 64 in args.frames:
+        ref = results["reference"]
+        print(
+            f"\ngoal reference fp16: {ref['fp16_mb']:.2f} MB (<= {GOAL_MB}) "
+            f"{'OK' if ref['fp16_mb'] <= GOAL_MB else 'MISSED'}, "
+            f"{ref['fp16_64_ms']:.2f} ms at 64 frames (<= {GOAL_MS}) "
+            f"{'OK' if ref['fp16_64_ms'] <= GOAL_MS else 'MISSED'}"
+        )
+    print(f"total {time.perf_counter() - start:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
