@@ -18,6 +18,7 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 STATE_ATTR = "islr_state"
+RNG_GROUP = "islr_rng"
 
 
 def _atomic_replace(tmp: Path, final: Path) -> None:
@@ -62,6 +63,43 @@ def read_training_state(weights_path: Path) -> dict[str, Any] | None:
     return json.loads(raw)
 
 
+def rng_state_variables(model: keras.Model) -> list[Any]:
+    """The model's random-generator states (dropout/drop-path seeds), in a stable order.
+
+    Keras keeps them in ``model.variables`` but not in ``model.weights``, so ``save_weights``
+    does not store them; without them a resumed run would draw other dropout masks.
+    """
+    weight_ids = {id(w) for w in model.weights}
+    return [v for v in model.variables if id(v) not in weight_ids]
+
+
+def save_rng_states(model: keras.Model, h5_file: Any) -> None:
+    """Store the RNG states into an open HDF5 file (group ``islr_rng``)."""
+    if RNG_GROUP in h5_file:
+        del h5_file[RNG_GROUP]
+    group = h5_file.create_group(RNG_GROUP)
+    for i, v in enumerate(rng_state_variables(model)):
+        group.create_dataset(str(i), data=keras.ops.convert_to_numpy(v.value))
+        group[str(i)].attrs["path"] = v.path
+
+
+def restore_rng_states(model: keras.Model, weights_path: Path) -> None:
+    """Restore the RNG states written by :func:`save_rng_states` (error if they don't fit)."""
+    import h5py
+
+    variables = rng_state_variables(model)
+    with h5py.File(weights_path, "r") as f:
+        group = f.get(RNG_GROUP)
+        stored = [] if group is None else [group[str(i)][()] for i in range(len(group))]
+    if len(stored) != len(variables):
+        raise ValueError(
+            f"{weights_path}: holds {len(stored)} random-generator states, the model has "
+            f"{len(variables)} (was it written by another model config?)"
+        )
+    for v, value in zip(variables, stored, strict=True):
+        v.assign(value)
+
+
 class CheckpointState(keras.callbacks.Callback):
     """Writes the run's checkpoints after every epoch (each file atomically).
 
@@ -69,7 +107,8 @@ class CheckpointState(keras.callbacks.Callback):
       validation, where best = last);
     - ``last.keras``: the network only;
     - ``last.weights.h5``: the whole training model (network + optimizer state) with the
-      training state (epoch, best score, history, seed) embedded as an HDF5 attribute;
+      training state (epoch, best score, history, seed) embedded as an HDF5 attribute and the
+      random-generator states (which Keras leaves out of weight files) in group ``islr_rng``;
     - ``state.json``: a readable copy of that state; ``metrics.csv``: the history.
 
     Args:
@@ -168,6 +207,7 @@ class CheckpointState(keras.callbacks.Callback):
 
         with h5py.File(tmp, "a") as f:
             f.attrs[STATE_ATTR] = json.dumps(state, default=_json_default)
+            save_rng_states(self.model, f)
         _atomic_replace(tmp, self.weights_path)
         write_json_atomic(self.ckpt_dir / "state.json", state)
         write_history_csv(self.metrics_csv, self.history)

@@ -111,6 +111,15 @@ def pad_batch(seqs: Sequence[np.ndarray], length: int, pad_value: float = PAD_VA
     return out
 
 
+class _EpochSync(keras.callbacks.Callback):
+    def __init__(self, dataset: SequenceBatches) -> None:
+        super().__init__()
+        self.dataset = dataset
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self.dataset.set_epoch(epoch)
+
+
 class SequenceBatches(keras.utils.PyDataset):
     """Batches of padded landmark sequences from a cache (train or eval mode).
 
@@ -258,10 +267,21 @@ class SequenceBatches(keras.utils.PyDataset):
         self.epoch = int(epoch)
 
     def on_epoch_end(self) -> None:
-        # Advanced at the END of an epoch: Keras (re)starts worker pools at epoch begin before
-        # calling on_epoch_begin, so state changed there could reach workers too late.
+        # Standalone use: the next pass is the next epoch. Under ``fit`` the trainer's
+        # EpochSync callback sets the epoch explicitly (Keras also calls this once before the
+        # first epoch, and restarts worker pools at epoch begin before on_epoch_begin runs).
         if self.training:
             self.epoch += 1
+
+    def epoch_callback(self) -> keras.callbacks.Callback:
+        """A callback that sets this dataset's epoch from ``fit``'s epoch number.
+
+        Keras runs callbacks' ``on_epoch_begin`` before it starts fetching the epoch's batches
+        (and before it starts worker pools), so every batch of fit epoch ``e`` comes from the
+        plan of epoch ``e`` -- also after a resume with ``initial_epoch``. Pass ``shuffle=False``
+        to ``fit``: this dataset shuffles itself, deterministically.
+        """
+        return _EpochSync(self)
 
     def load_sample(self, position: int) -> np.ndarray:
         """One sample (position into ``self.indices``), NaN-only frames dropped, augmented in

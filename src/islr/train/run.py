@@ -26,6 +26,7 @@ from islr.train.callbacks import (
     EarlyStopOnPlateau,
     EpochLogger,
     read_training_state,
+    restore_rng_states,
     write_json_atomic,
 )
 from islr.train.pipeline import SequenceBatches, count_valid_frames
@@ -315,6 +316,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     if state:
         optimizer.build(model.trainable_variables)
         model.load_weights(weights_path)
+        restore_rng_states(model, weights_path)
         log.info("resumed from %s at epoch %d", weights_path, initial_epoch)
 
     checkpointer = CheckpointState(
@@ -327,7 +329,11 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         save_last=bool(cfg.callbacks.checkpoint.save_last),
         state=state,
     )
-    callbacks: list[keras.callbacks.Callback] = [checkpointer, EpochLogger(epochs)]
+    callbacks: list[keras.callbacks.Callback] = [
+        train_ds.epoch_callback(),
+        checkpointer,
+        EpochLogger(epochs),
+    ]
     if awp_lambda > 0:
         from islr.train.awp import AWPSchedule
 
@@ -349,6 +355,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             initial_epoch=initial_epoch,
             validation_freq=int(tr.check_val_every_n_epoch),
             callbacks=callbacks,
+            shuffle=False,  # the dataset shuffles itself from (seed, epoch): resumable
             verbose=_progress_verbose(tr.progress_bar),
         )
     fit_seconds = time.perf_counter() - t_fit

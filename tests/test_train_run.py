@@ -1,0 +1,223 @@
+"""End-to-end training via the composed Hydra config: run dir, resume after SIGKILL, multirun."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
+
+# Small and fast: one padded shape (no bucketing), a very small model, few epochs.
+FAST = [
+    "model=tiny",
+    "model.dim=32",
+    "model.num_heads=2",
+    "augment=light",
+    "data.max_len=32",
+    "data.bucketing=false",
+    "data.batch_size=16",
+    "data.preprocess_workers=1",
+    "trainer.late_dropout_start_epoch=1",
+    "export.enabled=false",
+]
+
+
+def _data(tiny_root: Path, tiny_cache) -> list[str]:
+    return [f"data.root={tiny_root}", f"data.cache_dir={tiny_cache.cache_dir}"]
+
+
+def _compose(overrides: list[str]):
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        return compose("train", overrides=overrides)
+
+
+def _run_cli(args: list[str], **kw) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    return subprocess.run(
+        [sys.executable, "-m", "islr.cli.train", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        **kw,
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.backend
+def test_tiny_training_writes_the_run_directory(tiny_root, tiny_cache, tmp_path):
+    from islr.train import evaluate_checkpoint, train
+
+    run_dir = tmp_path / "run"
+    cfg = _compose(
+        [*FAST, *_data(tiny_root, tiny_cache), "trainer.epochs=2", f"paths.output_dir={run_dir}"]
+    )
+    result = train(cfg)
+
+    for name in (
+        "sign_to_prediction_index_map.json",
+        "checkpoints/best.keras",
+        "checkpoints/last.keras",
+        "checkpoints/last.weights.h5",
+        "checkpoints/state.json",
+        "metrics.csv",
+        "metrics.json",
+        "curves.png",
+        "confusion.png",
+        "per_sign_accuracy.csv",
+        "per_sign_accuracy.png",
+    ):
+        assert (run_dir / name).is_file() and (run_dir / name).stat().st_size > 0, name
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["epochs"] == 2 and len(metrics["history"]) == 2
+    assert 0.0 <= metrics["val_top1"] <= metrics["val_top5"] <= 1.0
+    n_val = int((tiny_cache.folds == 0).sum())
+    assert metrics["val_num_samples"] == n_val
+    state = json.loads((run_dir / "checkpoints/state.json").read_text())
+    assert state["epoch"] == 2 and state["seed"] == cfg.seed
+    assert json.loads((run_dir / "sign_to_prediction_index_map.json").read_text()) == dict(
+        tiny_cache.sign_map
+    )
+    csv_rows = (run_dir / "metrics.csv").read_text().strip().splitlines()
+    assert len(csv_rows) == 3 and "val_top1" in csv_rows[0]
+    per_sign = (run_dir / "per_sign_accuracy.csv").read_text().strip().splitlines()
+    assert len(per_sign) == 1 + len(tiny_cache.sign_map)
+
+    # islr-eval's library function reproduces the final validation numbers from best.keras
+    eval_cfg = _compose_eval(
+        [
+            *_data(tiny_root, tiny_cache),
+            "data.max_len=32",
+            f"ckpt_path={run_dir}",
+            f"paths.output_dir={tmp_path / 'eval'}",
+        ]
+    )
+    again = evaluate_checkpoint(eval_cfg)
+    assert again["val_top1"] == pytest.approx(result["val_top1"], abs=1e-6)
+    assert again["val_loss"] == pytest.approx(result["val_loss"], rel=1e-4)
+    assert (tmp_path / "eval" / "metrics.json").is_file()
+
+
+def _compose_eval(overrides: list[str]):
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        return compose("eval", overrides=overrides)
+
+
+def test_config_errors_are_reported_before_training(tiny_root, tiny_cache, tmp_path):
+    from hydra.errors import ConfigCompositionException
+
+    from islr.train import ConfigError, train
+
+    base = [*FAST, *_data(tiny_root, tiny_cache), f"paths.output_dir={tmp_path / 'run'}"]
+    with pytest.raises(ConfigError, match=r"data.fold=7: no such fold"):
+        train(_compose([*base, "data.fold=7"]))
+    with pytest.raises(ConfigError, match=r"data.fold=.x."):
+        train(_compose([*base, "data.fold=x"]))
+    with pytest.raises(ConfigError, match=r"trainer\.precision"):
+        train(_compose([*base, "trainer.precision=float8"]))
+    with pytest.raises(ConfigError, match="no such directory"):
+        train(_compose([*base, f"data.root={tmp_path / 'missing'}"]))
+    with pytest.raises(ConfigCompositionException):
+        _compose([*base, "trainer.no_such_option=1"])
+    with pytest.raises(ConfigCompositionException):
+        _compose([*base, "model=no_such_model"])
+    # a cache built with other settings is refused when rebuilding is off
+    from islr.data import CacheMismatchError
+
+    with pytest.raises(CacheMismatchError):
+        train(_compose([*base, "data.num_folds=3", "data.rebuild_cache=false"]))
+    assert not (tmp_path / "run" / "checkpoints").exists()
+
+
+def _all_h5_arrays(path: Path) -> dict[str, np.ndarray]:
+    import h5py
+
+    out: dict[str, np.ndarray] = {}
+    with h5py.File(path, "r") as f:
+        f.visititems(
+            lambda name, obj: out.__setitem__(name, obj[()]) if hasattr(obj, "shape") else None
+        )
+    return out
+
+
+@pytest.mark.slow
+def test_resume_after_sigkill_matches_uninterrupted_run(tiny_root, tiny_cache, tmp_path):
+    epochs = 5
+    args = [*FAST, *_data(tiny_root, tiny_cache), f"trainer.epochs={epochs}", "seed=7"]
+    straight = tmp_path / "straight"
+    done = _run_cli([*args, f"hydra.run.dir={straight}"])
+    assert done.returncode == 0, done.stderr[-3000:]
+
+    killed = tmp_path / "killed"
+    state_file = killed / "checkpoints" / "state.json"
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "islr.cli.train", *args, f"hydra.run.dir={killed}"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 240
+        while not state_file.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+    interrupted_at = json.loads(state_file.read_text())["epoch"]
+    assert 1 <= interrupted_at < epochs
+
+    resumed = _run_cli([*args, f"hydra.run.dir={killed}", "resume=true"])
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "resumed from" in resumed.stderr + resumed.stdout
+
+    a = _all_h5_arrays(straight / "checkpoints" / "last.weights.h5")
+    b = _all_h5_arrays(killed / "checkpoints" / "last.weights.h5")
+    assert a.keys() == b.keys() and len(a) > 10
+    for name in a:
+        np.testing.assert_allclose(b[name], a[name], atol=1e-6, rtol=0, err_msg=name)
+    hist_a = json.loads((straight / "metrics.json").read_text())["history"]
+    hist_b = json.loads((killed / "metrics.json").read_text())["history"]
+    assert [r["epoch"] for r in hist_b] == list(range(1, epochs + 1))
+    assert [r["loss"] for r in hist_b] == pytest.approx([r["loss"] for r in hist_a], abs=1e-5)
+
+
+@pytest.mark.slow
+def test_multirun_over_folds_writes_cv_summary(tiny_root, tiny_cache, tmp_path):
+    sweep = tmp_path / "sweep"
+    done = _run_cli(
+        [
+            "--multirun",
+            *FAST,
+            *_data(tiny_root, tiny_cache),
+            "trainer.epochs=1",
+            "data.fold=0,1",
+            f"hydra.sweep.dir={sweep}",
+        ]
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = json.loads((sweep / "cv_summary.json").read_text())
+    assert summary["num_jobs"] == 2
+    folds = sorted(j["fold"] for j in summary["jobs"])
+    assert folds == [0, 1]
+    values = [j["val_top1"] for j in summary["jobs"]]
+    assert summary["mean"] == pytest.approx(np.mean(values))
+    assert summary["std"] == pytest.approx(np.std(values))
+    for job in ("0", "1"):
+        assert (sweep / job / "checkpoints" / "best.keras").is_file()
+        assert (sweep / job / ".hydra" / "config.yaml").is_file()
+        assert (sweep / job / "train.log").stat().st_size > 0
+    assert "cv summary" in done.stdout
