@@ -41,19 +41,20 @@ def read_pyarrow(path: Path) -> np.ndarray:
 
 
 def best_rates(readers: dict, paths: list[Path], repeats: int) -> dict[str, float]:
-    """files/s of each reader, best of ``repeats`` passes.
+    """files/s of each reader: per file, the best of ``repeats`` timings, summed over files.
 
-    Passes alternate between the readers, so a burst of load from other processes on a shared
-    machine hits them alike; the best pass is the least disturbed one.
+    The readers take turns file by file, so load from other processes on a shared machine
+    hits them alike, and the per-file minimum discards the disturbed timings.
     """
-    best = dict.fromkeys(readers, float("inf"))
+    best = {name: np.full(len(paths), np.inf) for name in readers}
+    clock = time.perf_counter
     for _ in range(repeats):
-        for name, reader in readers.items():
-            t0 = time.perf_counter()
-            for p in paths:
+        for i, p in enumerate(paths):
+            for name, reader in readers.items():
+                t0 = clock()
                 reader(p)
-            best[name] = min(best[name], time.perf_counter() - t0)
-    return {name: len(paths) / seconds for name, seconds in best.items()}
+                best[name][i] = min(best[name][i], clock() - t0)
+    return {name: len(paths) / float(t.sum()) for name, t in best.items()}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -61,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--root", type=Path, help="existing Kaggle-layout data root")
     ap.add_argument("--files", type=int, default=2000, help="files to generate/read")
     ap.add_argument("--workers", type=int, default=None, help="N for the parallel cache build")
-    ap.add_argument("--repeats", type=int, default=2, help="passes per measurement (best kept)")
+    ap.add_argument("--repeats", type=int, default=3, help="passes per measurement (best kept)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     workers = default_workers(args.workers)

@@ -85,12 +85,16 @@ def test_realistic_variation(tiny_root: Path, tiny_cache: LandmarkCache) -> None
     empty = np.isnan(pts).all(axis=(1, 2))
     assert 0 < empty.mean() < 0.05  # a few frames where nothing was detected
     lengths = tiny_cache.lengths
-    # Handedness: the share of hand detections that are left-hand ones, per participant.
+    # Handedness: the dominant hand works higher in the frame than the idle one (smaller y).
     frame_pid = np.repeat(tiny_cache.participant_ids, lengths)
-    share = [lh[frame_pid == p].sum() / (lh[frame_pid == p].sum() + rh[frame_pid == p].sum())
-             for p in np.unique(frame_pid)]  # fmt: skip
-    assert sum(v > 0.5 for v in share) >= 1  # a left-handed signer
-    assert sum(v < 0.5 for v in share) >= 3  # mostly right-handed signers
+    wrist_y = {h: pts[:, GROUP_SLICES[h].start, 1] for h in ("lhand", "rhand")}
+    left_higher = [
+        np.nanmedian(wrist_y["lhand"][frame_pid == p])
+        < np.nanmedian(wrist_y["rhand"][frame_pid == p])
+        for p in np.unique(frame_pid)
+    ]
+    assert sum(left_higher) >= 1  # a left-handed signer
+    assert len(left_higher) - sum(left_higher) >= 3  # mostly right-handed signers
     gaps, hidden_other = [], []
     for i in range(len(tiny_cache)):
         s = slice(tiny_cache.offsets[i], tiny_cache.offsets[i + 1])
@@ -98,7 +102,7 @@ def test_realistic_variation(tiny_root: Path, tiny_cache: LandmarkCache) -> None
         gaps.append((rh[s] | lh[s]).sum() < lengths[i])
         hidden_other.append(min(lh[s].sum(), rh[s].sum()) == 0)
     assert np.mean(gaps) > 0.5  # hands missing in some frames (lead-in, flicker) of most clips
-    assert 0.2 < np.mean(hidden_other) < 1.0  # non-dominant hand absent in whole clips
+    assert 0.1 < np.mean(hidden_other) < 0.9  # non-dominant hand absent in whole clips
     assert lengths.max() > 3 * np.median(lengths)  # a tail of long clips
     first_frames = [
         pq.read_table(tiny_root / rel, columns=["frame"]).column("frame")[0].as_py()

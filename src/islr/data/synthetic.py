@@ -208,6 +208,7 @@ _LOCATIONS = np.array(
     ]
 )
 _REST = np.array([-1.3, 8.5])  # hands resting in the lap: below the image for everyone
+_IDLE = np.array([1.3, 5.4])  # the non-dominant hand idle at the bottom of the frame
 
 
 def _hand_shape_points(shape: np.ndarray) -> np.ndarray:
@@ -449,8 +450,10 @@ def render_sequence(
     dom = _place_hand(shape, orient, dom_pos, mirror=False)
     nd_visible = True
     if sign["hands"] == "one":
-        nd_pos = np.tile(_REST * np.array([-1, 1]), (n, 1))
-        nd = _place_hand(np.tile(_HANDSHAPES[1], (n, 1)), np.zeros((n, 3)), nd_pos, mirror=True)
+        # The idle hand rests low in the frame, drifting a little; often it is not detected.
+        idle = _IDLE + rng.normal(0, 0.3, 2) + 0.15 * _smooth_noise(rng, n, 2, knots=3)
+        relaxed = np.tile(_HANDSHAPES[15] + rng.normal(0, 0.05, 7), (n, 1))
+        nd = _place_hand(relaxed, np.tile([0.9, 0.4, 0.0], (n, 1)), idle, mirror=True)
         nd_visible = rng.uniform() > person["nondominant_hidden"]
     else:
         if sign["hands"] == "base":
