@@ -140,7 +140,8 @@ class ExportReport:
             diff = "" if f.max_abs_diff is None else f"{f.max_abs_diff:.2e} ({f.tolerance:g})"
             agree = "" if f.argmax_agreement is None else ("yes" if f.argmax_agreement else "no")
             lat = "" if f.median_latency_ms is None else f"{f.median_latency_ms:.2f} ms"
-            lines.append(f"| `{f.file}` | {_human(f.size_bytes)} | {diff} | {agree} | {lat} |")
+            name = f"`{f.file}`" + (" (eager Keras call)" if f.file == INFERENCE_KERAS else "")
+            lines.append(f"| {name} | {_human(f.size_bytes)} | {diff} | {agree} | {lat} |")
         return "\n".join(lines) + "\n"
 
 
