@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--root", type=Path, help="existing Kaggle-layout data root")
     ap.add_argument("--files", type=int, default=2000, help="files to generate/read")
     ap.add_argument("--workers", type=int, default=None, help="N for the parallel cache build")
-    ap.add_argument("--repeats", type=int, default=3, help="passes per measurement (best kept)")
+    ap.add_argument("--repeats", type=int, default=2, help="passes per measurement (best kept)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     workers = default_workers(args.workers)
