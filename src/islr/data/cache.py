@@ -35,6 +35,7 @@ from islr.data._util import default_workers, mp_context
 from islr.data._util import progress as progress_bar
 from islr.data.folds import assign_folds
 from islr.data.reader import (
+    SIGN_MAP_FILENAME,
     TRAIN_CSV_FILENAME,
     DataError,
     LandmarkFileError,
@@ -292,10 +293,8 @@ def build_cache(
     """
     t0 = time.perf_counter()
     root, cache_dir = Path(root), Path(cache_dir)
-    df = read_train_csv(root)
-    sign_map = read_sign_map(root) if (root / "sign_to_prediction_index_map.json").is_file() else (
-        read_sign_map(None)
-    )  # fmt: skip
+    sign_map = _root_sign_map(root)
+    df = read_train_csv(root, sign_map)
     if df["participant_id"].nunique() < num_folds:
         raise DataError(
             f"{root / TRAIN_CSV_FILENAME}: {df['participant_id'].nunique()} participant(s) "
@@ -464,9 +463,7 @@ def ensure_cache(
 
 def _mismatch(root: str | Path, old: dict, build_kwargs: dict) -> list[str]:
     root = Path(root)
-    sign_map = read_sign_map(root) if (root / "sign_to_prediction_index_map.json").is_file() else (
-        read_sign_map(None)
-    )  # fmt: skip
+    sign_map = _root_sign_map(root)
     want = _recipe(build_kwargs.get("num_folds", 5), build_kwargs.get("fold_seed", 0), sign_map)
     problems = [f"{k}: cache has {_short(old.get(k))}, asked {_short(v)}"
                 for k, v in want.items() if old.get(k) != v]  # fmt: skip
@@ -475,6 +472,11 @@ def _mismatch(root: str | Path, old: dict, build_kwargs: dict) -> list[str]:
     if old.get("source") != _fingerprint(root / TRAIN_CSV_FILENAME, stamps, list(df["path"])):
         problems.append("source data changed (train.csv or landmark files)")
     return problems
+
+
+def _root_sign_map(root: Path) -> dict[str, int]:
+    """The data root's sign map, or the packaged one when the root has none (as train.csv)."""
+    return read_sign_map(root if (root / SIGN_MAP_FILENAME).is_file() else None)
 
 
 def _short(value: Any) -> str:
