@@ -18,9 +18,13 @@ import keras
 import numpy as np
 import pytest
 
-pytestmark = pytest.mark.skipif(
-    keras.backend.backend() != "tensorflow", reason="export needs the TensorFlow backend"
-)
+pytestmark = [
+    pytest.mark.skipif(
+        keras.backend.backend() != "tensorflow", reason="export needs the TensorFlow backend"
+    ),
+    # One worker builds this module's exports once (effective with `pytest --dist loadgroup`).
+    pytest.mark.xdist_group(name="test_export"),
+]
 
 from islr.landmarks import LHAND, N_LANDMARKS, POINT_INDICES  # noqa: E402
 

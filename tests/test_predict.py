@@ -14,9 +14,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-pytestmark = pytest.mark.skipif(
-    keras.backend.backend() != "tensorflow", reason="export needs the TensorFlow backend"
-)
+pytestmark = [
+    pytest.mark.skipif(
+        keras.backend.backend() != "tensorflow", reason="export needs the TensorFlow backend"
+    ),
+    # One worker builds this module's exports once (effective with `pytest --dist loadgroup`).
+    pytest.mark.xdist_group(name="test_predict"),
+]
 
 from islr.data.reader import read_landmark_file  # noqa: E402
 from islr.data.synthetic import write_landmark_file  # noqa: E402
