@@ -31,8 +31,8 @@ train: data ## Set up, make demo data, train the demo model on CPU, evaluate and
 	$(BIN)/islr-train experiment=demo data.root=$(DEMO_DATA)
 
 test: install ## Run the full test suite (TensorFlow backend, then the backend tests under JAX)
-	$(PY) -m pytest -n $(PYTEST_WORKERS) -q
-	KERAS_BACKEND=jax $(PY) -m pytest -n $(PYTEST_WORKERS) -q -m backend
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup -q
+	KERAS_BACKEND=jax $(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup -q -m backend
 
 lint: install ## ruff check + format check
 	$(BIN)/ruff check src tests bench
