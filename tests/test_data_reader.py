@@ -86,9 +86,10 @@ def test_truncated(good_file: Path) -> None:
         read_landmark_file(good_file)
 
 
-def test_missing_column(good_file: Path) -> None:
-    table = pq.read_table(good_file).drop_columns(["z"])
-    _expect(_rewrite(good_file, table), "missing column")
+@pytest.mark.parametrize("column", ["z", "type", "frame"])
+def test_missing_column(good_file: Path, column: str) -> None:
+    table = pq.read_table(good_file).drop_columns([column])
+    _expect(_rewrite(good_file, table), f"missing column.*{column}")
 
 
 def test_row_count_not_multiple(good_file: Path) -> None:

@@ -75,6 +75,10 @@ def _read_table(path: Path) -> pa.Table:
         raise LandmarkFileError(path, "file does not exist" if not path.exists() else "not a file")
     try:
         pf = pq.ParquetFile(path, read_dictionary=["type"])
+    except KeyError:
+        # pyarrow raises a bare KeyError when a read_dictionary column is absent: reopen
+        # plainly so the missing-column check below names what is missing.
+        pf = pq.ParquetFile(path)
     except (pa.ArrowException, OSError) as exc:
         raise LandmarkFileError(path, f"not a readable parquet file ({exc})") from None
     names = set(pf.schema_arrow.names)
