@@ -154,7 +154,7 @@ def _all_h5_arrays(path: Path) -> dict[str, np.ndarray]:
 
 @pytest.mark.slow
 def test_resume_after_sigkill_matches_uninterrupted_run(tiny_root, tiny_cache, tmp_path):
-    epochs = 5
+    epochs = 4
     args = [*FAST, *_data(tiny_root, tiny_cache), f"trainer.epochs={epochs}", "seed=7"]
     straight = tmp_path / "straight"
     done = _run_cli([*args, f"hydra.run.dir={straight}"])

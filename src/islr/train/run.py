@@ -295,7 +295,12 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     )
     awp_lambda = float(tr.awp["lambda"])
     model = build_training_model(network, awp_lambda)
-    optimizer = instantiate(cfg.optim)(total_steps=total_steps)
+    optim_kwargs: dict[str, Any] = {"total_steps": total_steps}
+    warmup = int(cfg.optim.get("warmup_steps") or 0)
+    if warmup >= total_steps:  # short debug runs (debug=fast, limit_train_batches)
+        log.warning("optim.warmup_steps=%d >= %d total steps: warm-up off", warmup, total_steps)
+        optim_kwargs["warmup_steps"] = 0
+    optimizer = instantiate(cfg.optim)(**optim_kwargs)
     top1 = keras.metrics.SparseCategoricalAccuracy(name="top1")
     top5 = keras.metrics.SparseTopKCategoricalAccuracy(k=5, name="top5")
     model.compile(
