@@ -37,7 +37,10 @@ def export_after_training(run_dir: Path, cfg: DictConfig) -> Path | None:
         export_run(run_dir, out_dir=out_dir, cfg=cfg.export)
         return out_dir
     env = dict(os.environ, KERAS_BACKEND="tensorflow")
-    cmd = [sys.executable, "-m", "islr.cli.export", f"sources=[{run_dir}]", f"out_dir={out_dir}"]
+    # export_run without cfg reads the run's own .hydra/config.yaml export node, so every
+    # export.* override given to islr-train applies in the subprocess too.
+    code = "import sys; from islr.export import export_run; export_run(sys.argv[1], sys.argv[2])"
+    cmd = [sys.executable, "-c", code, str(run_dir), str(out_dir)]
     log.info("exporting with the TensorFlow backend: %s", " ".join(cmd))
     subprocess.run(cmd, env=env, check=True)
     return out_dir
