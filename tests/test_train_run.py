@@ -42,9 +42,12 @@ def _compose(overrides: list[str]):
 
 
 def _run_cli(args: list[str], **kw) -> subprocess.CompletedProcess:
+    """Run the installed ``islr-train`` console script (``python -m`` if it isn't installed)."""
     env = dict(os.environ, PYTHONUNBUFFERED="1")
+    script = Path(sys.executable).parent / "islr-train"
+    cmd = [str(script)] if script.exists() else [sys.executable, "-m", "islr.cli.train"]
     return subprocess.run(
-        [sys.executable, "-m", "islr.cli.train", *args],
+        [*cmd, *args],
         env=env,
         capture_output=True,
         text=True,
@@ -199,14 +202,15 @@ def test_resume_after_sigkill_matches_uninterrupted_run(tiny_root, tiny_cache, t
 def test_multirun_over_folds_writes_cv_summary(tiny_root, tiny_cache, tmp_path):
     sweep = tmp_path / "sweep"
     done = _run_cli(
-        [
+        cwd=tmp_path,  # independent of the working directory
+        args=[
             "--multirun",
             *FAST,
             *_data(tiny_root, tiny_cache),
             "trainer.epochs=1",
             "data.fold=0,1",
             f"hydra.sweep.dir={sweep}",
-        ]
+        ],
     )
     assert done.returncode == 0, done.stderr[-3000:]
     summary = json.loads((sweep / "cv_summary.json").read_text())

@@ -21,6 +21,10 @@ from omegaconf import DictConfig, OmegaConf
 
 log = logging.getLogger("islr.train")
 
+# The repository's conf/ (an absolute path: a relative config_path would be read as a Python
+# package when the console script, not `python -m`, is the entry point).
+CONFIG_DIR = str(Path(__file__).resolve().parents[3] / "conf")
+
 
 def export_after_training(run_dir: Path, cfg: DictConfig) -> Path | None:
     """Export the run's best network (``cfg.export``) into ``<run_dir>/export``.
@@ -46,7 +50,7 @@ def export_after_training(run_dir: Path, cfg: DictConfig) -> Path | None:
     return out_dir
 
 
-@hydra.main(version_base="1.3", config_path="../../../conf", config_name="train")
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
 def main(cfg: DictConfig) -> float | None:
     """Train (and export); returns the monitored validation metric (for sweepers)."""
     from islr.train import ConfigError, train

@@ -111,7 +111,11 @@ def reset_keras(seed: int, precision: str = "float32", deterministic: bool = Fal
     keras.config.set_dtype_policy(precision)
     if deterministic:
         os.environ["PYTHONHASHSEED"] = str(seed)
-        os.environ.setdefault("TF_DETERMINISTIC_OPS", "1")
+        # GPU XLA kernels (JAX): read when the backend client starts.
+        os.environ.setdefault("XLA_FLAGS", "--xla_gpu_deterministic_ops=true")
+        tf = sys.modules.get("tensorflow")  # already loaded by Keras' TF backend; not imported
+        if keras.backend.backend() == "tensorflow" and tf is not None:
+            tf.config.experimental.enable_op_determinism()
     random.seed(seed)
     keras.utils.set_random_seed(seed)
 
