@@ -8,16 +8,13 @@ Example::
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig
 
-log = logging.getLogger("islr.eval")
+from islr.cli._config import CONFIG_DIR
 
-# The repository's conf/ (an absolute path: a relative config_path would be read as a Python
-# package when the console script, not `python -m`, is the entry point).
-CONFIG_DIR = str(Path(__file__).resolve().parents[3] / "conf")
+log = logging.getLogger("islr.eval")
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="eval")

@@ -14,6 +14,8 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
+from islr.cli._config import CONFIG_DIR
+
 log = logging.getLogger("islr.export")
 
 
@@ -54,7 +56,7 @@ def run_export(cfg: DictConfig) -> Path | None:
     return Path(report.out_dir)
 
 
-@hydra.main(version_base="1.3", config_path="../../../conf", config_name="export")
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="export")
 def main(cfg: DictConfig) -> None:
     """Entry point of ``islr-export``; failures exit non-zero with a one-line reason."""
     import keras

@@ -19,11 +19,9 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-log = logging.getLogger("islr.train")
+from islr.cli._config import CONFIG_DIR
 
-# The repository's conf/ (an absolute path: a relative config_path would be read as a Python
-# package when the console script, not `python -m`, is the entry point).
-CONFIG_DIR = str(Path(__file__).resolve().parents[3] / "conf")
+log = logging.getLogger("islr.train")
 
 
 def export_after_training(run_dir: Path, cfg: DictConfig) -> Path | None:

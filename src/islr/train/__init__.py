@@ -3,11 +3,20 @@
 Never imports TensorFlow (works under any Keras backend).
 """
 
+from islr.train.awp import AWPModel, AWPSchedule
 from islr.train.evaluate import (
     Evaluation,
     classification_metrics,
     evaluate_checkpoint,
     evaluate_network,
+)
+from islr.train.losses import SparseCategoricalCrossentropyWithSmoothing
+from islr.train.optimizers import (
+    OPTIMIZER_NAMES,
+    Lookahead,
+    RAdam,
+    build_optimizer,
+    cosine_schedule,
 )
 from islr.train.pipeline import (
     DEFAULT_BOUNDARIES,
@@ -22,12 +31,20 @@ from islr.train.sweep import CVSummaryCallback, summarize_runs
 
 __all__ = [
     "DEFAULT_BOUNDARIES",
+    "OPTIMIZER_NAMES",
+    "AWPModel",
+    "AWPSchedule",
     "CVSummaryCallback",
     "ConfigError",
     "Evaluation",
+    "Lookahead",
+    "RAdam",
     "SequenceBatches",
+    "SparseCategoricalCrossentropyWithSmoothing",
     "bucket_boundaries",
+    "build_optimizer",
     "classification_metrics",
+    "cosine_schedule",
     "count_valid_frames",
     "drop_empty_frames",
     "evaluate_checkpoint",
