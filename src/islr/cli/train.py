@@ -75,7 +75,11 @@ def main(cfg: DictConfig) -> float | None:
         f"plots: {run_dir / 'curves.png'}, {run_dir / 'confusion.png'}",
     ]
     if export_dir is not None:
-        lines.append(f"export: {export_dir}")
+        lines.append(f"export: {export_dir} (submission.zip, *.tflite, saved_model/, model.keras)")
+        report = export_dir / "report.md"
+        if report.is_file():
+            # Size, parity error and latency of every exported file, as checked by the gate.
+            lines.append(report.read_text().rstrip())
     print("\n".join(lines))
     value = result.get(str(cfg.monitor))
     return None if value is None else float(value)
