@@ -454,9 +454,7 @@ def ensure_cache(
                 )
     report = build_cache(root, cache_dir, **build_kwargs)
     cache = open_cache(cache_dir)
-    if report.rebuilt:
-        log.info("%s", report)
-    else:
+    if not report.rebuilt:  # build_cache already logged a (re)build
         log.info("using up-to-date cache %s (%d sequences)", cache_dir, len(cache))
     return cache
 
