@@ -41,9 +41,27 @@ def apply_classifier(
 ) -> Any:
     """Stack the classifier layers on a symbolic ``[B, T, C]`` tensor padded with ``PAD_VALUE``.
 
-    Returns the float32 ``[B, num_classes]`` logits tensor. See :func:`build_classifier` for
-    the arguments; this is the shared body of :func:`build_classifier` and
-    ``build_sign_model``.
+    Returns the float32 ``[B, num_classes]`` logits tensor. This is the shared body of
+    :func:`build_classifier` and ``build_sign_model``; the defaults are the reference model.
+
+    Args:
+        num_classes: number of output logits.
+        dim: model width.
+        num_stacks: number of [conv blocks + transformer] stacks.
+        conv_blocks_per_stack: Conv1DBlocks per stack.
+        kernel_size: causal depthwise kernel width.
+        num_heads: attention heads (must divide ``dim``).
+        expand_ratio: inner width multiplier of conv blocks and FFNs.
+        conv_drop_rate: drop-path rate of each Conv1DBlock's branch.
+        attn_drop_rate: dropout on attention weights.
+        drop_path_rate: drop-path rate of both Transformer branches.
+        eca_kernel_size: ECA kernel (``None``: adaptive).
+        top_dim_multiplier: width of the top Dense is ``dim * top_dim_multiplier``.
+        late_dropout_rate: rate of the dropout before the logits.
+        late_dropout_start_step: training calls before that dropout starts.
+        bn_momentum: momentum of every BatchNormalization.
+        norm: Transformer normalisation, ``"batch"`` or ``"layer"``.
+        attn_scale: ``"dim"`` (reference) or ``"head"`` attention scaling.
     """
     _check(int(num_classes) >= 1, f"num_classes must be >= 1, got {num_classes!r}")
     for name, value, low in (
@@ -101,25 +119,7 @@ def apply_classifier(
 
 
 def build_classifier(
-    num_classes: int = 250,
-    dim: int = 192,
-    num_stacks: int = 2,
-    conv_blocks_per_stack: int = 3,
-    kernel_size: int = 17,
-    num_heads: int = 4,
-    expand_ratio: int = 2,
-    conv_drop_rate: float = 0.2,
-    attn_drop_rate: float = 0.2,
-    drop_path_rate: float = 0.2,
-    eca_kernel_size: int | None = 5,
-    top_dim_multiplier: int = 2,
-    late_dropout_rate: float = 0.8,
-    late_dropout_start_step: int = 0,
-    bn_momentum: float = 0.95,
-    norm: str = "batch",
-    attn_scale: str = "dim",
-    input_dim: int = N_FEATURES,
-    name: str = "islr_classifier",
+    input_dim: int = N_FEATURES, name: str = "islr_classifier", **classifier_kwargs: Any
 ) -> keras.Model:
     """Build the reference Conv1D/Transformer classifier on ``[B, T, input_dim]`` features.
 
@@ -130,49 +130,15 @@ def build_classifier(
     LateDropout -> ``Dense(num_classes)`` float32 logits. No positional encoding.
 
     Args:
-        num_classes: number of output logits.
-        dim: model width.
-        num_stacks: number of [conv blocks + transformer] stacks.
-        conv_blocks_per_stack: Conv1DBlocks per stack.
-        kernel_size: causal depthwise kernel width.
-        num_heads: attention heads (must divide ``dim``).
-        expand_ratio: inner width multiplier of conv blocks and FFNs.
-        conv_drop_rate: drop-path rate of each Conv1DBlock's branch.
-        attn_drop_rate: dropout on attention weights.
-        drop_path_rate: drop-path rate of both Transformer branches.
-        eca_kernel_size: ECA kernel (``None``: adaptive).
-        top_dim_multiplier: width of the top Dense is ``dim * top_dim_multiplier``.
-        late_dropout_rate: rate of the dropout before the logits.
-        late_dropout_start_step: training calls before that dropout starts.
-        bn_momentum: momentum of every BatchNormalization.
-        norm: Transformer normalisation, ``"batch"`` or ``"layer"``.
-        attn_scale: ``"dim"`` (reference) or ``"head"`` attention scaling.
         input_dim: feature channels (708 for the recipe).
         name: model name.
+        **classifier_kwargs: the sizes and rates of :func:`apply_classifier` (``num_classes``,
+            ``dim``, ``num_stacks``, ...), each with the reference value as its default.
 
     Returns:
         A functional ``keras.Model`` mapping ``[B, T, input_dim]`` to ``[B, num_classes]``.
     """
     _check(int(input_dim) >= 1, f"input_dim must be >= 1, got {input_dim!r}")
     inputs = keras.Input(shape=(None, int(input_dim)), name="features")
-    logits = apply_classifier(
-        inputs,
-        num_classes=num_classes,
-        dim=dim,
-        num_stacks=num_stacks,
-        conv_blocks_per_stack=conv_blocks_per_stack,
-        kernel_size=kernel_size,
-        num_heads=num_heads,
-        expand_ratio=expand_ratio,
-        conv_drop_rate=conv_drop_rate,
-        attn_drop_rate=attn_drop_rate,
-        drop_path_rate=drop_path_rate,
-        eca_kernel_size=eca_kernel_size,
-        top_dim_multiplier=top_dim_multiplier,
-        late_dropout_rate=late_dropout_rate,
-        late_dropout_start_step=late_dropout_start_step,
-        bn_momentum=bn_momentum,
-        norm=norm,
-        attn_scale=attn_scale,
-    )
+    logits = apply_classifier(inputs, **classifier_kwargs)
     return keras.Model(inputs, logits, name=name)
