@@ -24,6 +24,7 @@ BENCHMARKS: dict[str, tuple[str, list[str], list[str], bool]] = {
     "train": ("bench_train.py", [], ["--steps", "5"], False),
     "awp": ("bench_awp.py", [], ["--steps", "3"], False),
     "inference": ("bench_inference.py", [], ["--runs", "20"], True),
+    "inference_parts": ("bench_inference_parts.py", [], ["--runs", "20"], True),
 }
 
 
