@@ -12,22 +12,22 @@ the shape-handling ops that a variable frame axis brings).
 from __future__ import annotations
 
 import argparse
-import collections
-import contextlib
-import io
-import re
 import tempfile
 import time
 from pathlib import Path
 
 import keras
 import numpy as np
-import tensorflow as tf
 from omegaconf import OmegaConf
 
 from islr.export.inference import build_inference_model
 from islr.export.layers.add_batch_axis import AddBatchAxis
-from islr.export.tflite import TFLiteRunner, convert_saved_model, write_saved_model
+from islr.export.tflite import (
+    TFLiteRunner,
+    convert_saved_model,
+    tflite_op_counts,
+    write_saved_model,
+)
 from islr.features import LandmarkFeatures, SelectLandmarks
 from islr.landmarks import N_LANDMARKS
 from islr.model import build_sign_model
@@ -45,13 +45,6 @@ def _median_ms(runner: TFLiteRunner, frames: np.ndarray, runs: int) -> float:
         runner(frames)
         times.append(time.perf_counter() - start)
     return float(np.median(times) * 1e3)
-
-
-def _op_counts(flatbuffer: bytes) -> collections.Counter:
-    text = io.StringIO()
-    with contextlib.redirect_stdout(text):
-        tf.lite.experimental.Analyzer.analyze(model_content=flatbuffer)
-    return collections.Counter(re.findall(r"Op#\d+ (\w+)\(", text.getvalue()))
 
 
 def _convert(model: keras.Model, variant: str, tmp: Path) -> bytes:
@@ -83,7 +76,7 @@ def main() -> None:
         for variant in ("fp32", "fp16"):
             flat = _convert(full, variant, tmp)
             full_ms = _median_ms(TFLiteRunner(flat), frames, args.runs)
-            ops = _op_counts(flat)
+            ops = tflite_op_counts(flat)
             shape_ops = sum(ops[name] for name in SHAPE_OPS)
             print(
                 f"{variant:8} {front_ms:12.2f} {full_ms:9.2f} {full_ms - front_ms:11.2f}"

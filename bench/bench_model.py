@@ -91,8 +91,8 @@ def build_stock_classifier(c: dict = REF) -> keras.Model:
         for _ in range(c["conv_blocks_per_stack"]):
             x = _stock_conv_block(x, c)
         x = _stock_transformer_block(x, c)
+    x = keras.layers.GlobalAveragePooling1D()(x)  # islr pools before the (linear) top Dense
     x = keras.layers.Dense(c["dim"] * 2)(x)
-    x = keras.layers.GlobalAveragePooling1D()(x)
     x = keras.layers.Dropout(c["late_dropout_rate"])(x)
     logits = keras.layers.Dense(c["num_classes"], dtype="float32")(x)
     return keras.Model(inputs, logits, name="stock_classifier")

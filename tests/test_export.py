@@ -197,6 +197,19 @@ def test_kaggle_signature_and_call_match_keras(exported, runs) -> None:
                 assert np.argmax(out) == np.argmax(want)
 
 
+def test_exported_graph_has_no_runtime_shape_arithmetic(exported) -> None:
+    """Every reshape in the network has a constant shape: shape ops computed from the frame
+    count at run time (tensordot's, for one) would split the graph into many XNNPACK parts."""
+    from islr.export import tflite_op_counts
+
+    counts = tflite_op_counts((exported / "model_fp32.tflite").read_bytes())
+    assert counts["FULLY_CONNECTED"] >= 7  # stem, 2 per conv block, 4 in the transformer, ...
+    for op in ("REDUCE_PROD", "PACK"):
+        assert counts[op] == 0, (op, counts)
+    assert counts["GATHER"] == 1  # the 118-of-543 landmark selection
+    assert counts["SHAPE"] <= 1  # LandmarkFeatures' frame counter (ones_like)
+
+
 def test_inference_keras_model_reloads(exported, runs) -> None:
     model = keras.saving.load_model(exported / "model.keras", compile=False)
     net = keras.saving.load_model(runs[0] / "checkpoints" / "best.keras", compile=False)

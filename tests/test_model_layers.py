@@ -14,6 +14,7 @@ from islr.model import (
     CausalDepthwiseConv1D,
     Conv1DBlock,
     DropPath,
+    FrameDense,
     LateDropout,
     MaskedGlobalAveragePooling1D,
     MultiHeadSelfAttention,
@@ -68,6 +69,7 @@ LAYERS = {
     "eca_adaptive": (lambda: ECA(kernel_size=None), True),
     "causal_conv": (lambda: CausalDepthwiseConv1D(5, dilation_rate=2, use_bias=True), True),
     "drop_path": (lambda: DropPath(0.3, seed=1), False),
+    "frame_dense": (lambda: FrameDense(C, activation="swish"), True),
     "conv_block": (lambda: Conv1DBlock(C, kernel_size=5, drop_path_rate=0.1), True),
     "attention": (lambda: MultiHeadSelfAttention(C, num_heads=4, dropout=0.1, scale="head"), True),
     "transformer_batch": (lambda: TransformerBlock(C, num_heads=4, norm="batch"), True),
@@ -97,9 +99,11 @@ def test_config_round_trip_gives_same_outputs(name):
     x, mask = _batch()
     y = _np(_call(layer, x, mask))
     config = layer.get_config()
-    # Every constructor argument is in the config.
-    params = set(inspect.signature(type(layer).__init__).parameters) - {"self", "kwargs"}
-    assert params <= set(config), f"{name}: get_config misses {params - set(config)}"
+    # Every argument of our own constructors is in the config (FrameDense inherits Dense's
+    # constructor and config as they are).
+    if "__init__" in vars(type(layer)):
+        params = set(inspect.signature(type(layer).__init__).parameters) - {"self", "kwargs"}
+        assert params <= set(config), f"{name}: get_config misses {params - set(config)}"
     clone = type(layer).from_config(config)
     _call(clone, x, mask)
     clone.set_weights(layer.get_weights())
@@ -338,6 +342,32 @@ def test_late_dropout_counter_advances_in_fit_and_survives_save(tmp_path):
     reloaded = next(lyr for lyr in loaded.layers if isinstance(lyr, LateDropout))
     assert int(_np(reloaded.step)) == 4
     assert reloaded.start_step == 100
+
+
+# --- frame dense -------------------------------------------------------------------------------
+@backend
+@pytest.mark.parametrize("shape", [(B, T, C), (B, C), (B, 1, C)])
+def test_frame_dense_equals_dense_with_the_same_weights(shape):
+    x = np.random.default_rng(3).normal(size=shape).astype("float32")
+    frame = FrameDense(5, activation="swish")
+    stock = keras.layers.Dense(5, activation="swish")
+    y = _np(frame(x))
+    stock(x)
+    stock.set_weights(frame.get_weights())
+    assert y.shape == (*shape[:-1], 5)
+    np.testing.assert_allclose(y, _np(stock(x)), atol=1e-6)
+
+
+@backend
+def test_frame_dense_passes_the_mask_on():
+    x, mask = _batch()
+    inputs = keras.Input((None, C))
+    hidden = FrameDense(4)(keras.layers.Masking(PAD_VALUE)(inputs))
+    pooled = MaskedGlobalAveragePooling1D()(hidden)
+    model = keras.Model(inputs, [hidden, pooled])
+    seq, out = (_np(t) for t in model(_padded(x, mask), training=False))
+    expected = np.stack([seq[i, : LENGTHS[i]].mean(axis=0) for i in range(B)])
+    np.testing.assert_allclose(out, expected, atol=1e-5)
 
 
 # --- pooling -----------------------------------------------------------------------------------

@@ -24,7 +24,12 @@ from islr.export.predict import (
     load_predictor,
     predict_files,
 )
-from islr.export.tflite import TFLiteRunner, convert_saved_model, write_saved_model
+from islr.export.tflite import (
+    TFLiteRunner,
+    convert_saved_model,
+    tflite_op_counts,
+    write_saved_model,
+)
 
 __all__ = [
     "DEFAULT_TOLERANCES",
@@ -46,5 +51,6 @@ __all__ = [
     "load_predictor",
     "parity_inputs",
     "predict_files",
+    "tflite_op_counts",
     "write_saved_model",
 ]

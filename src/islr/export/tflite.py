@@ -8,7 +8,11 @@ models and is never used.
 
 from __future__ import annotations
 
+import collections
+import contextlib
+import io
 import os
+import re
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # converter chatter; errors still show
@@ -80,6 +84,17 @@ def convert_saved_model(saved_model_dir: str | Path, variant: str) -> bytes:
         raise RuntimeError(
             f"TFLite conversion ({variant}) of {saved_model_dir} failed: {exc}"
         ) from exc
+
+
+def tflite_op_counts(flatbuffer: bytes) -> collections.Counter[str]:
+    """How many times each builtin op (``"FULLY_CONNECTED"``, ``"SHAPE"``, ...) occurs in a model.
+
+    Read from TFLite's model analyzer, over all subgraphs.
+    """
+    text = io.StringIO()
+    with contextlib.redirect_stdout(text):
+        tf.lite.experimental.Analyzer.analyze(model_content=flatbuffer)
+    return collections.Counter(re.findall(r"Op#\d+ (\w+)\(", text.getvalue()))
 
 
 class TFLiteRunner:

@@ -142,8 +142,8 @@ class LandmarkFeatures(keras.layers.Layer):
         dx2 = ops.where(ops.expand_dims(ops.expand_dims(has2, -1), -1), dx2, 0.0)
 
         feats = ops.concatenate([p, dx, dx2], axis=2)  # [B, T', 354, 2]
-        shape = ops.shape(feats)
-        feats = ops.reshape(feats, (shape[0], shape[1], N_FEATURES))
+        # -1 frames: with the exported model's static batch of 1 the reshape needs no shape ops.
+        feats = ops.reshape(feats, (ops.shape(feats)[0], -1, N_FEATURES))
         feats = ops.where(_isnan(feats), 0.0, feats)
         return ops.where(ops.expand_dims(real, -1), feats, self.pad_value)
 

@@ -9,7 +9,8 @@ Builders:
 Layers (all mask-aware; padded frames at the end of time never influence real ones):
 :class:`ECA`, :class:`CausalDepthwiseConv1D`, :class:`DropPath`, :class:`Conv1DBlock`,
 :class:`MultiHeadSelfAttention`, :class:`TransformerBlock`, :class:`LateDropout`,
-:class:`MaskedGlobalAveragePooling1D`.
+:class:`MaskedGlobalAveragePooling1D`; :class:`FrameDense` (``Dense`` over frames, lowered as one
+2-D matmul so exported models keep static shapes).
 """
 
 from islr.model.attention import MultiHeadSelfAttention
@@ -18,6 +19,7 @@ from islr.model.classifier import apply_classifier, build_classifier
 from islr.model.conv_block import Conv1DBlock
 from islr.model.drop_path import DropPath
 from islr.model.eca import ECA, adaptive_eca_kernel_size
+from islr.model.frame_dense import FrameDense
 from islr.model.late_dropout import LateDropout
 from islr.model.masking import masked_mean_over_time
 from islr.model.pooling import MaskedGlobalAveragePooling1D
@@ -29,6 +31,7 @@ __all__ = [
     "CausalDepthwiseConv1D",
     "Conv1DBlock",
     "DropPath",
+    "FrameDense",
     "LateDropout",
     "MaskedGlobalAveragePooling1D",
     "MultiHeadSelfAttention",

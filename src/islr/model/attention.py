@@ -8,6 +8,8 @@ from typing import Any
 import keras
 from keras import ops
 
+from islr.model.frame_dense import FrameDense
+
 # Added to the logits of padded keys; finite so that a query with no real key gets a uniform
 # (not NaN) distribution. Applied in float32, where it cannot overflow.
 _MASKED_LOGIT = -1e9
@@ -58,8 +60,8 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         self.scale = scale
         self.seed = seed
         policy = self.dtype_policy
-        self.qkv = keras.layers.Dense(3 * self.dim, use_bias=False, dtype=policy, name="qkv")
-        self.out = keras.layers.Dense(self.dim, use_bias=False, dtype=policy, name="out")
+        self.qkv = FrameDense(3 * self.dim, use_bias=False, dtype=policy, name="qkv")
+        self.out = FrameDense(self.dim, use_bias=False, dtype=policy, name="out")
         self.attn_drop = keras.layers.Dropout(
             self.dropout, seed=seed, dtype=policy, name="attn_drop"
         )
@@ -78,12 +80,20 @@ class MultiHeadSelfAttention(keras.layers.Layer):
     def _factor(self) -> float:
         return (self.dim if self.scale == "dim" else self.head_dim) ** -0.5
 
+    def _heads(self, x: Any, batch: Any) -> Any:
+        """``[B, T, dim] -> [B, H, T, hd]``."""
+        heads = ops.reshape(x, (batch, -1, self.num_heads, self.head_dim))
+        return ops.transpose(heads, (0, 2, 1, 3))
+
     def call(self, inputs: Any, mask: Any | None = None, training: bool | None = None) -> Any:
-        shape = ops.shape(inputs)
-        batch, steps = shape[0], shape[1]
-        qkv = ops.reshape(self.qkv(inputs), (batch, steps, 3, self.num_heads, self.head_dim))
-        qkv = ops.transpose(qkv, (2, 0, 3, 1, 4))  # [3, B, H, T, hd]
-        q, k, v = qkv[0], qkv[1], qkv[2]
+        # Time is reshaped as -1 and q, k, v are sliced off the channel axis: with a static
+        # batch (the exported model's 1), every reshape then has a constant shape and no 5-D
+        # transpose is needed, which made the TFLite attention ~3x faster on one CPU thread.
+        batch = ops.shape(inputs)[0]
+        qkv = self.qkv(inputs)
+        q = self._heads(qkv[..., : self.dim], batch)
+        k = self._heads(qkv[..., self.dim : 2 * self.dim], batch)
+        v = self._heads(qkv[..., 2 * self.dim :], batch)
         logits = ops.matmul(q, ops.transpose(k, (0, 1, 3, 2))) * ops.cast(self._factor(), q.dtype)
         logits = ops.cast(logits, "float32")  # [B, H, Tq, Tk]
         if mask is not None:
@@ -95,7 +105,7 @@ class MultiHeadSelfAttention(keras.layers.Layer):
             weights = ops.cast(ops.softmax(logits, axis=-1), self.compute_dtype)
         weights = self.attn_drop(weights, training=training)
         context = ops.matmul(weights, v)  # [B, H, T, hd]
-        context = ops.reshape(ops.transpose(context, (0, 2, 1, 3)), (batch, steps, self.dim))
+        context = ops.reshape(ops.transpose(context, (0, 2, 1, 3)), (batch, -1, self.dim))
         return self.out(context)
 
     def compute_mask(self, inputs: Any, mask: Any | None = None) -> Any:

@@ -8,6 +8,7 @@ import keras
 
 from islr.landmarks import N_FEATURES, PAD_VALUE
 from islr.model.conv_block import Conv1DBlock
+from islr.model.frame_dense import FrameDense
 from islr.model.late_dropout import LateDropout
 from islr.model.pooling import MaskedGlobalAveragePooling1D
 from islr.model.transformer_block import TransformerBlock
@@ -87,7 +88,7 @@ def apply_classifier(
 
     # Masking recomputes the padding mask from the pad value and zeroes padded steps.
     x = keras.layers.Masking(mask_value=PAD_VALUE, dtype="float32", name="masking")(features)
-    x = keras.layers.Dense(dim, use_bias=False, name="stem_dense")(x)
+    x = FrameDense(dim, use_bias=False, name="stem_dense")(x)
     x = keras.layers.BatchNormalization(momentum=bn_momentum, name="stem_bn")(x)
     for s in range(int(num_stacks)):
         for c in range(int(conv_blocks_per_stack)):
@@ -111,8 +112,11 @@ def apply_classifier(
             attn_scale=attn_scale,
             name=f"stack{s}_transformer",
         )(x)
-    x = keras.layers.Dense(dim * int(top_dim_multiplier), name="top_dense")(x)
+    # The recipe applies Dense(dim * top_dim_multiplier) per frame, then pools. That Dense is
+    # linear, so the mean over real frames commutes with it: pooling first gives the same
+    # logits for any non-empty sequence at 1/T of the cost (~4% of the network's FLOPs).
     x = MaskedGlobalAveragePooling1D(name="pool")(x)
+    x = keras.layers.Dense(dim * int(top_dim_multiplier), name="top_dense")(x)
     x = LateDropout(late_dropout_rate, start_step=late_dropout_start_step, name="late_dropout")(x)
     # Logits stay float32 under a mixed-precision policy (stable softmax / loss).
     return keras.layers.Dense(num_classes, dtype="float32", name="logits")(x)
@@ -126,7 +130,8 @@ def build_classifier(
     Padded frames (at the end of time) hold ``PAD_VALUE`` (-100) in every value; they are masked
     and never influence real frames or the logits. Layout: Masking -> stem ``Dense(dim, no
     bias)`` + BN -> ``num_stacks`` x [``conv_blocks_per_stack`` x Conv1DBlock + 1 x
-    TransformerBlock] -> ``Dense(dim * top_dim_multiplier)`` -> masked average pooling ->
+    TransformerBlock] -> masked average pooling -> ``Dense(dim * top_dim_multiplier)`` (the
+    recipe's order is Dense then pooling; the Dense is linear, so the two are equal) ->
     LateDropout -> ``Dense(num_classes)`` float32 logits. No positional encoding.
 
     Args:

@@ -9,6 +9,7 @@ import keras
 from islr.model.causal_conv import CausalDepthwiseConv1D
 from islr.model.drop_path import DropPath
 from islr.model.eca import ECA
+from islr.model.frame_dense import FrameDense
 
 
 @keras.saving.register_keras_serializable(package="islr")
@@ -55,7 +56,7 @@ class Conv1DBlock(keras.layers.Layer):
         self.activation = activation
         self.dilation_rate = int(dilation_rate)
         policy = self.dtype_policy
-        self.expand = keras.layers.Dense(
+        self.expand = FrameDense(
             self.dim * self.expand_ratio, activation=activation, dtype=policy, name="expand"
         )
         self.dwconv = CausalDepthwiseConv1D(
@@ -65,7 +66,7 @@ class Conv1DBlock(keras.layers.Layer):
             momentum=self.bn_momentum, dtype=policy, name="bn"
         )
         self.eca = ECA(eca_kernel_size, dtype=policy, name="eca")
-        self.project = keras.layers.Dense(self.dim, dtype=policy, name="project")
+        self.project = FrameDense(self.dim, dtype=policy, name="project")
         self.drop_path = DropPath(self.drop_path_rate, dtype=policy, name="drop_path")
         self.supports_masking = True
 

@@ -8,6 +8,7 @@ import keras
 
 from islr.model.attention import MultiHeadSelfAttention
 from islr.model.drop_path import DropPath
+from islr.model.frame_dense import FrameDense
 
 
 @keras.saving.register_keras_serializable(package="islr")
@@ -61,16 +62,14 @@ class TransformerBlock(keras.layers.Layer):
         )
         self.drop_path1 = DropPath(self.drop_path_rate, dtype=policy, name="drop_path1")
         self.norm2 = self._make_norm("norm2")
-        self.ffn_expand = keras.layers.Dense(
+        self.ffn_expand = FrameDense(
             self.dim * self.expand_ratio,
             use_bias=False,
             activation=activation,
             dtype=policy,
             name="ffn_expand",
         )
-        self.ffn_project = keras.layers.Dense(
-            self.dim, use_bias=False, dtype=policy, name="ffn_project"
-        )
+        self.ffn_project = FrameDense(self.dim, use_bias=False, dtype=policy, name="ffn_project")
         self.drop_path2 = DropPath(self.drop_path_rate, dtype=policy, name="drop_path2")
         self.supports_masking = True
 
