@@ -1,13 +1,16 @@
 """Benchmark: size and single-thread CPU latency of the exported models vs the Keras model.
 
-Usage: ``python bench/bench_inference.py [--models reference tiny] [--frames 16 64 384]
-[--runs 30] [--ensemble 4]`` (TensorFlow backend). For each model config in ``conf/model``
+Usage: ``python bench/bench_inference.py [--models reference tiny] [--frames 16 64 384] [--runs
+100] [--ensemble 4] [--no-twin]`` (TensorFlow backend). For each model config in ``conf/model``
 (random weights, 250 classes), builds the raw-frame inference model, exports it through the
-SavedModel -> TFLite route of :mod:`islr.export` (fp32, fp16, dynamic) and prints, from one
-run, each file's size, median/p95 latency per video at each length on ONE interpreter thread,
-the max |logit| difference to Keras, and the Keras model's latency on the same inputs (with the
-ratio). Then an ensemble of ``--ensemble`` reference models (fp16) against Kaggle's limits
-(40 MB, 100 ms per video). Goals: reference fp16 <= 4 MB and <= 5 ms median at 64 frames.
+SavedModel -> TFLite route of :mod:`islr.export` (fp32, fp16, dynamic) and prints, from one run,
+each file's size, median/p95 latency per video at each length on ONE interpreter thread, the max
+|logit| difference to Keras, and the Keras model's latency on the same inputs (with the ratio). All
+models of one length are timed in turn, round by round. For ``reference`` it also exports the same
+architecture built from stock Keras layers (``bench_model.py``'s twin) and prints how much faster
+islr's fp16 file is, measured side by side. Then an ensemble of ``--ensemble`` reference models
+(fp16) against Kaggle's limits (40 MB, 100 ms per video). Goals: reference fp16 <= 4 MB and <= 5 ms
+median at 64 frames.
 """
 
 from __future__ import annotations
@@ -17,15 +20,18 @@ import logging
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import keras
 import numpy as np
 import tensorflow as tf
 from omegaconf import OmegaConf
 
-from islr.export.inference import build_inference_model, run_keras
+from islr.export.inference import build_inference_model, network_max_len, run_keras
+from islr.export.layers import AddBatchAxis
 from islr.export.parity import parity_inputs
 from islr.export.tflite import VARIANTS, TFLiteRunner, convert_saved_model, write_saved_model
+from islr.features import LandmarkFeatures, SelectLandmarks
 from islr.landmarks import N_LANDMARKS
 from islr.model import build_sign_model
 
@@ -44,16 +50,24 @@ def network(name: str, seed: int) -> keras.Model:
     return build_sign_model(**cfg)
 
 
-def timings(fn, frames: np.ndarray, runs: int) -> tuple[float, float]:
-    """(median, p95) wall time in ms after 2 warm-up calls."""
-    for _ in range(2):
-        fn(frames)
-    ms = []
+def interleaved_timings(
+    fns: dict[str, Any], frames: np.ndarray, runs: int
+) -> dict[str, tuple[float, float]]:
+    """(median, p95) wall time in ms of each function, called in turn ``runs`` times.
+
+    Calling every model once per round, rather than one model ``runs`` times and then the next,
+    spreads this machine's slow and fast spells evenly over all of them.
+    """
+    for fn in fns.values():
+        for _ in range(2):  # warm-up
+            fn(frames)
+    ms: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(runs):
-        start = time.perf_counter()
-        fn(frames)
-        ms.append((time.perf_counter() - start) * 1000)
-    return float(np.median(ms)), float(np.percentile(ms, 95))
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn(frames)
+            ms[name].append((time.perf_counter() - start) * 1000)
+    return {n: (float(np.median(v)), float(np.percentile(v, 95))) for n, v in ms.items()}
 
 
 def videos(lengths: list[int]) -> dict[int, np.ndarray]:
@@ -69,36 +83,74 @@ def export(model: keras.Model, work: Path, variants: tuple[str, ...]) -> dict[st
     return out
 
 
-def bench_model(name: str, lengths: list[int], runs: int, work: Path) -> dict[str, float]:
-    model = build_inference_model([network(name, 0)])
+def stock_twin(max_len: int | None) -> keras.Model:
+    """The reference architecture from stock Keras layers (bench_model.py) as a raw-frame model.
+
+    Same features and sizes, random weights; plain ``Dense`` (tensordot on ``[B, T, C]``),
+    ``MultiHeadAttention``, no masking. It shows what the exported graph would cost without
+    islr's static-shape layers.
+    """
+    from bench_model import REF, build_stock_classifier
+
+    frames = keras.Input(shape=(N_LANDMARKS, 3), name="inputs")
+    points = SelectLandmarks()(AddBatchAxis()(frames))
+    logits = build_stock_classifier(REF)(LandmarkFeatures(max_len)(points))
+    return keras.Model(frames, logits, name="stock_twin")
+
+
+def bench_model(
+    name: str, lengths: list[int], runs: int, work: Path, twin: bool = False
+) -> dict[str, float]:
+    net = network(name, 0)
+    model = build_inference_model([net])
     inputs = videos(lengths)
     t0 = time.perf_counter()
     files = export(model, work / name, VARIANTS)
+    if twin:
+        files["stock twin fp16"] = export(
+            stock_twin(network_max_len(net)), work / "twin", ("fp16",)
+        )["fp16"]
     print(f"\n## {name}: {model.count_params():,} weights, export {time.perf_counter() - t0:.0f} s")
     # Keras baseline: the model compiled once for any length (a fair graph-mode comparison).
     compiled = tf.function(
         lambda x: model(x, training=False),
         input_signature=[tf.TensorSpec((None, N_LANDMARKS, 3), tf.float32)],
     )
-    keras_ms = {t: timings(compiled, x, max(5, runs // 2)) for t, x in inputs.items()}
     want = {t: run_keras(model, x) for t, x in inputs.items()}
+    runners = {variant: TFLiteRunner(path, num_threads=1) for variant, path in files.items()}
+    timed = {
+        t: interleaved_timings(
+            {"keras": compiled, **runners}, x, runs if t <= 64 else max(5, runs // 4)
+        )
+        for t, x in inputs.items()
+    }
     head = " | ".join(f"{t} fr median/p95 (x faster than Keras)" for t in lengths)
     print(f"| file | size | max abs logit diff | {head} |")
     print("|---|---:|---:|" + "---:|" * len(lengths))
-    cells = " | ".join(f"{keras_ms[t][0]:.2f}/{keras_ms[t][1]:.2f} ms (1.0x)" for t in lengths)
+    cells = " | ".join(f"{timed[t]['keras'][0]:.2f}/{timed[t]['keras'][1]:.2f} ms" for t in lengths)
     print(f"| Keras (tf.function, 1 thread) | | | {cells} |")
     result = {}
     for variant, path in files.items():
-        runner = TFLiteRunner(path, num_threads=1)
-        diff = max(float(np.max(np.abs(runner(x) - want[t]))) for t, x in inputs.items())
+        runner = runners[variant]
         cells = []
-        for t, x in inputs.items():
-            med, p95 = timings(runner, x, runs if t <= 64 else max(5, runs // 3))
-            cells.append(f"{med:.2f}/{p95:.2f} ms ({keras_ms[t][0] / med:.0f}x)")
+        for t in lengths:
+            med, p95 = timed[t][variant]
+            cells.append(f"{med:.2f}/{p95:.2f} ms ({timed[t]['keras'][0] / med:.1f}x)")
             result[f"{variant}_{t}_ms"] = med
         mb = path.stat().st_size / 2**20
         result[f"{variant}_mb"] = mb
-        print(f"| {path.name} | {mb:.2f} MB | {diff:.1e} | " + " | ".join(cells) + " |")
+        if variant in VARIANTS:
+            diff = max(float(np.max(np.abs(runner(x) - want[t]))) for t, x in inputs.items())
+            label, diff_cell = path.name, f"{diff:.1e}"
+        else:
+            label, diff_cell = variant, "(other weights)"
+        print(f"| {label} | {mb:.2f} MB | {diff_cell} | " + " | ".join(cells) + " |")
+    if twin:
+        ratios = ", ".join(
+            f"{t} frames {result[f'stock twin fp16_{t}_ms'] / result[f'fp16_{t}_ms']:.2f}x"
+            for t in lengths
+        )
+        print(f"islr fp16 vs stock-layer twin fp16, measured side by side: {ratios} faster")
     return result
 
 
@@ -113,7 +165,8 @@ def bench_ensemble(n: int, lengths: list[int], runs: int, work: Path) -> None:
     )
     print(f"size {mb:.2f} MB ({mb / KAGGLE_MB:.0%} of the limit)")
     for t, x in videos(lengths).items():
-        med, p95 = timings(runner, x, runs if t <= 64 else max(5, runs // 3))
+        n = runs if t <= 64 else max(5, runs // 4)
+        med, p95 = interleaved_timings({"ensemble": runner}, x, n)["ensemble"]
         share = med / KAGGLE_MS
         print(f"{t:4d} frames: median {med:.2f} ms, p95 {p95:.2f} ms ({share:.0%} of the limit)")
 
@@ -122,7 +175,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=["reference", "tiny"])
     parser.add_argument("--frames", nargs="+", type=int, default=[16, 64, 384])
-    parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--runs", type=int, default=100)
+    parser.add_argument(
+        "--no-twin", action="store_true", help="skip the stock-Keras-layer twin of reference"
+    )
     parser.add_argument("--ensemble", type=int, default=4, help="0 skips the ensemble")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
@@ -133,7 +189,11 @@ def main() -> None:
     tf.config.threading.set_inter_op_parallelism_threads(1)
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        results = {m: bench_model(m, args.frames, args.runs, Path(tmp)) for m in args.models}
+        twin = not args.no_twin
+        results = {
+            m: bench_model(m, args.frames, args.runs, Path(tmp), twin and m == "reference")
+            for m in args.models
+        }
         if args.ensemble:
             bench_ensemble(args.ensemble, args.frames, args.runs, Path(tmp))
     if "reference" in results and 64 in args.frames:

@@ -208,6 +208,29 @@ def test_exported_graph_has_no_runtime_shape_arithmetic(exported) -> None:
         assert counts[op] == 0, (op, counts)
     assert counts["GATHER"] == 1  # the 118-of-543 landmark selection
     assert counts["SHAPE"] <= 1  # LandmarkFeatures' frame counter (ones_like)
+    # No padding mask inside: ECA and pooling average with plain MEAN ops, not masked sums.
+    assert counts["MEAN"] >= 2
+
+
+def test_inference_copy_drops_the_mask_and_keeps_the_scores(runs) -> None:
+    from islr.export import inference_copy, load_network
+    from islr.landmarks import PAD_VALUE
+
+    net = load_network(runs[0])
+    copy = inference_copy(net, name="unmasked")
+    kinds = [type(layer).__name__ for layer in copy.layers]
+    assert "Masking" not in kinds and "DropMask" in kinds
+    video = _frames(np.random.default_rng(11), 20)[:, list(POINT_INDICES)][None]
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(copy(video)),
+        keras.ops.convert_to_numpy(net(video)),
+        atol=1e-6,
+    )
+    # On a padded batch only the masked network ignores the padding, so the mask is really gone.
+    padded = np.concatenate([video, np.full((1, 8, *video.shape[2:]), PAD_VALUE, "float32")], 1)
+    masked = keras.ops.convert_to_numpy(net(padded))
+    np.testing.assert_allclose(masked, keras.ops.convert_to_numpy(net(video)), atol=1e-5)
+    assert not np.allclose(keras.ops.convert_to_numpy(copy(padded)), masked, atol=1e-3)
 
 
 def test_inference_keras_model_reloads(exported, runs) -> None:

@@ -15,7 +15,12 @@ from islr.export.exporter import (
     export_models,
     export_run,
 )
-from islr.export.inference import build_inference_model, float32_copy, load_network
+from islr.export.inference import (
+    build_inference_model,
+    float32_copy,
+    inference_copy,
+    load_network,
+)
 from islr.export.parity import DEFAULT_TOLERANCES, ParityError, check_parity, parity_inputs
 from islr.export.predict import (
     FilePrediction,
@@ -47,6 +52,7 @@ __all__ = [
     "export_models",
     "export_run",
     "float32_copy",
+    "inference_copy",
     "load_network",
     "load_predictor",
     "parity_inputs",

@@ -6,6 +6,7 @@ The inference model is the Kaggle contract in Keras form: one video ``[T, 543, 3
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,7 +17,7 @@ import numpy as np
 
 # Importing islr.model registers its custom layers, so saved networks load.
 import islr.model  # noqa: F401
-from islr.export.layers import AddBatchAxis, EnsembleHead
+from islr.export.layers import AddBatchAxis, DropMask, EnsembleHead
 from islr.export.layers.ensemble_head import OUTPUT_KINDS
 from islr.features import LandmarkFeatures, SelectLandmarks
 from islr.landmarks import N_LANDMARKS, N_POINTS
@@ -94,22 +95,90 @@ def is_mixed_precision(network: keras.Model) -> bool:
     )
 
 
+def _history_names(obj: Any) -> set[str]:
+    """Names of the layers whose outputs a serialized node argument refers to."""
+    if isinstance(obj, dict):
+        if obj.get("class_name") == "__keras_tensor__":
+            return {obj["config"]["keras_history"][0]}
+        return set().union(*(_history_names(v) for v in obj.values()))
+    if isinstance(obj, list | tuple):
+        return set().union(*(_history_names(v) for v in obj))
+    return set()
+
+
+def _output_names(spec: Any) -> set[str]:
+    """Layer names in a functional config's ``output_layers``: ``[name, node, index]`` or a
+    nest of those."""
+    if isinstance(spec, list | tuple) and spec and isinstance(spec[0], str):
+        return {spec[0]}
+    if isinstance(spec, dict):
+        spec = list(spec.values())
+    return set().union(*(_output_names(s) for s in spec)) if spec else set()
+
+
+def _unmasked_config(serialized: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """Copy of a serialized functional network without its padding mask.
+
+    ``Masking`` becomes :class:`~islr.export.layers.DropMask`, the recorded ``mask`` arguments
+    of every layer call are removed, and the op layers that only computed the mask are pruned.
+    Exact for inputs without padded frames (one video): their mask is all true.
+    """
+    config = serialized.get("config", {})
+    layers = config.get("layers")
+    if not layers or not any(layer["class_name"] == "Masking" for layer in layers):
+        return serialized, False
+    serialized = copy.deepcopy(serialized)
+    layers = serialized["config"]["layers"]
+    drop_mask = keras.saving.serialize_keras_object(DropMask())
+    for layer in layers:
+        if layer["class_name"] == "Masking":
+            own = layer["config"]
+            for key in ("module", "class_name", "registered_name"):
+                layer[key] = drop_mask[key]
+            layer["config"] = {k: own[k] for k in ("name", "trainable", "dtype") if k in own}
+        for node in layer["inbound_nodes"]:
+            node.get("kwargs", {}).pop("mask", None)
+    outputs = _output_names(serialized["config"]["output_layers"])
+    while True:  # prune layers nothing reads any more (NotEqual -> Any built the mask)
+        read = outputs.union(*(_history_names(layer["inbound_nodes"]) for layer in layers))
+        kept = [la for la in layers if la["name"] in read or la["class_name"] == "InputLayer"]
+        if len(kept) == len(layers):
+            break
+        layers = kept
+    serialized["config"]["layers"] = layers
+    return serialized, True
+
+
+def _rebuild(network: keras.Model, name: str | None, *, unmasked: bool) -> keras.Model:
+    serialized = keras.saving.serialize_keras_object(network)
+    serialized, changed = _float32_config(serialized)
+    if changed:
+        log.info("rebuilding %s in float32 (it was saved under a mixed policy)", network.name)
+    if unmasked:
+        serialized, _ = _unmasked_config(serialized)
+    if name is not None:
+        serialized["config"]["name"] = name
+    clone = keras.saving.deserialize_keras_object(serialized)
+    clone.set_weights(network.get_weights())  # variables of a mixed network are float32 already
+    return clone
+
+
 def float32_copy(network: keras.Model, name: str | None = None) -> keras.Model:
     """Rebuild ``network`` from its config in float32 (optionally renamed) and copy the weights.
 
     A network trained under a mixed policy would otherwise export Flex ops; renaming lets two
     networks with the same name sit in one ensemble graph.
     """
-    serialized = keras.saving.serialize_keras_object(network)
-    serialized, changed = _float32_config(serialized)
-    if changed:
-        log.info("rebuilding %s in float32 (it was saved under a mixed policy)", network.name)
-    if name is not None:
-        serialized["config"]["name"] = name
-    clone = keras.saving.deserialize_keras_object(serialized)
-    weights = network.get_weights()
-    clone.set_weights(weights)  # variables of a mixed network are float32 already
-    return clone
+    return _rebuild(network, name, unmasked=False)
+
+
+def inference_copy(network: keras.Model, name: str | None = None) -> keras.Model:
+    """:func:`float32_copy` that also drops the padding mask (see :class:`DropMask`).
+
+    For one unpadded video at a time, as in the inference model; a padded batch would give
+    different results for its shorter sequences.
+    """
+    return _rebuild(network, name, unmasked=True)
 
 
 def network_max_len(network: keras.Model) -> int | None:
@@ -148,7 +217,8 @@ def build_inference_model(
     truncates to its own ``max_len`` inside ``LandmarkFeatures``, after computing the
     normalisation statistics on the whole video) -> mean of the logits -> optional softmax.
     Every network is rebuilt in float32 from its config and weights (mixed-precision networks
-    would export Flex ops), under a unique name ``network_<i>``.
+    would export Flex ops), under a unique name ``network_<i>``, and without its padding mask
+    (:func:`inference_copy`: one video has no padded frames).
 
     Args:
         networks: one or more networks ``[B, T, 118, 3] -> [B, C]`` (``build_sign_model``).
@@ -176,7 +246,7 @@ def build_inference_model(
                 raise ValueError(
                     f"network {i} ({net.name}) truncates to max_len={own}, expected {max_len}"
                 )
-    copies = [float32_copy(net, name=f"network_{i}") for i, net in enumerate(networks)]
+    copies = [inference_copy(net, name=f"network_{i}") for i, net in enumerate(networks)]
 
     frames = keras.Input(shape=(N_LANDMARKS, 3), dtype="float32", name="inputs")
     batch = AddBatchAxis(name="add_batch_axis")(frames)
