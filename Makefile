@@ -35,12 +35,12 @@ test: install ## Run the full test suite (TensorFlow backend, then the backend t
 	KERAS_BACKEND=jax $(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup -q -m backend
 
 lint: install ## ruff check + format check
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench notebooks
+	$(BIN)/ruff format --check src tests bench notebooks
 
 format: install ## Apply ruff fixes and formatting
-	$(BIN)/ruff check --fix src tests bench
-	$(BIN)/ruff format src tests bench
+	$(BIN)/ruff check --fix src tests bench notebooks
+	$(BIN)/ruff format src tests bench notebooks
 
 bench: install ## Run every benchmark on this machine (prints side-by-side ratios)
 	$(PY) bench/run_all.py

@@ -1,25 +1,26 @@
 """Where the exported model's time goes: the 708-feature front end vs the network, per variant.
 
 Converts, through islr's own export path (SavedModel -> TFLite builtins), the full raw-frame
-inference model of the ``reference`` network (random weights) and a features-only model
-(``[T, 543, 3]`` -> SelectLandmarks -> LandmarkFeatures), times both on one CPU thread for one
-video of ``--frames`` frames, and counts the TFLite ops of each full variant (DEQUANTIZE ops and
-the shape-handling ops that a variable frame axis brings).
+inference model of the ``reference`` network (random weights) and a features-only model (``[T, 543,
+3]`` -> SelectLandmarks -> LandmarkFeatures), times all three in turn, round by round, on one CPU
+thread for one video of ``--frames`` frames, and counts the TFLite ops of each full variant: all,
+DEQUANTIZE, shape ops computed at run time from the variable frame count, and SELECT_V2 (masking,
+features).
 
-    python bench/bench_inference_parts.py [--frames 64] [--runs 60]
+    python bench/bench_inference_parts.py [--frames 64] [--runs 200]
 """
 
 from __future__ import annotations
 
 import argparse
 import tempfile
-import time
 from pathlib import Path
 
 import keras
 import numpy as np
 from omegaconf import OmegaConf
 
+from bench_inference import interleaved_timings
 from islr.export.inference import build_inference_model
 from islr.export.layers.add_batch_axis import AddBatchAxis
 from islr.export.tflite import (
@@ -33,18 +34,8 @@ from islr.landmarks import N_LANDMARKS
 from islr.model import build_sign_model
 
 CONF = Path(__file__).resolve().parents[1] / "conf" / "model" / "reference.yaml"
-SHAPE_OPS = ("RESHAPE", "GATHER", "REDUCE_PROD", "PACK", "SHAPE", "STRIDED_SLICE")
-
-
-def _median_ms(runner: TFLiteRunner, frames: np.ndarray, runs: int) -> float:
-    for _ in range(5):
-        runner(frames)
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        runner(frames)
-        times.append(time.perf_counter() - start)
-    return float(np.median(times) * 1e3)
+# Ops that compute shapes at run time from the variable frame count (tensordot leaves these).
+RUNTIME_SHAPE_OPS = ("SHAPE", "PACK", "REDUCE_PROD")
 
 
 def _convert(model: keras.Model, variant: str, tmp: Path) -> bytes:
@@ -54,7 +45,7 @@ def _convert(model: keras.Model, variant: str, tmp: Path) -> bytes:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=64)
-    parser.add_argument("--runs", type=int, default=60)
+    parser.add_argument("--runs", type=int, default=200)
     args = parser.parse_args()
 
     cfg = OmegaConf.to_container(OmegaConf.load(CONF))
@@ -69,18 +60,23 @@ def main() -> None:
 
     print(f"reference network, one video of {args.frames} frames, 1 thread, median of {args.runs}")
     header = f"{'variant':8} {'features ms':>12} {'full ms':>9} {'network ms':>11}"
-    print(f"{header}  DEQUANTIZE  shape ops")
+    print(f"{header}  {'ops':>5}  DEQUANTIZE  run-time shape ops  SELECT_V2")
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        front_ms = _median_ms(TFLiteRunner(_convert(front, "fp32", tmp)), frames, args.runs)
-        for variant in ("fp32", "fp16"):
-            flat = _convert(full, variant, tmp)
-            full_ms = _median_ms(TFLiteRunner(flat), frames, args.runs)
+        flats = {v: _convert(full, v, tmp) for v in ("fp32", "fp16")}
+        runners = {v: TFLiteRunner(flat) for v, flat in flats.items()}
+        runners["features"] = TFLiteRunner(_convert(front, "fp32", tmp))
+        ms = {
+            name: med for name, (med, _) in interleaved_timings(runners, frames, args.runs).items()
+        }
+        for variant, flat in flats.items():
             ops = tflite_op_counts(flat)
-            shape_ops = sum(ops[name] for name in SHAPE_OPS)
+            shape_ops = sum(ops[name] for name in RUNTIME_SHAPE_OPS)
             print(
-                f"{variant:8} {front_ms:12.2f} {full_ms:9.2f} {full_ms - front_ms:11.2f}"
-                f"  {ops['DEQUANTIZE']:10d}  {shape_ops:9d}"
+                f"{variant:8} {ms['features']:12.2f} {ms[variant]:9.2f}"
+                f" {ms[variant] - ms['features']:11.2f}"
+                f"  {sum(ops.values()):5d}  {ops['DEQUANTIZE']:10d}  {shape_ops:18d}"
+                f"  {ops['SELECT_V2']:9d}"
             )
 
 
