@@ -197,6 +197,13 @@ def test_resume_after_sigkill_matches_uninterrupted_run(tiny_root, tiny_cache, t
     assert [r["epoch"] for r in hist_b] == list(range(1, epochs + 1))
     assert [r["loss"] for r in hist_b] == pytest.approx([r["loss"] for r in hist_a], abs=1e-5)
 
+    # Resuming with other settings is refused before any work, naming what changed.
+    from islr.train import ConfigError, train
+
+    changed = [*args, f"paths.output_dir={killed}", "resume=true", "optim.learning_rate=0.5"]
+    with pytest.raises(ConfigError, match=r"optim\.learning_rate: 0\.\d+ -> 0\.5"):
+        train(_compose(changed))
+
 
 @pytest.mark.slow
 def test_multirun_over_folds_writes_cv_summary(tiny_root, tiny_cache, tmp_path):

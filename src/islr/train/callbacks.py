@@ -107,8 +107,9 @@ class CheckpointState(keras.callbacks.Callback):
       validation, where best = last);
     - ``last.keras``: the network only;
     - ``last.weights.h5``: the whole training model (network + optimizer state) with the
-      training state (epoch, best score, history, seed) embedded as an HDF5 attribute and the
-      random-generator states (which Keras leaves out of weight files) in group ``islr_rng``;
+      training state (epoch, best score, history, seed, settings) embedded as an HDF5
+      attribute and the random-generator states (which Keras leaves out of weight files) in
+      group ``islr_rng``;
     - ``state.json``: a readable copy of that state; ``metrics.csv``: the history.
 
     Args:
@@ -117,6 +118,8 @@ class CheckpointState(keras.callbacks.Callback):
         monitor: metric name (higher is better); ignored when ``validate`` is False.
         validate: whether epochs produce ``monitor``.
         seed: recorded in the state.
+        settings: the run's settings (``run.run_settings``), recorded in the state so that a
+            resume can check them.
         state: the state restored on resume (continues its history and best score).
     """
 
@@ -128,6 +131,7 @@ class CheckpointState(keras.callbacks.Callback):
         monitor: str = "val_top1",
         validate: bool = True,
         seed: int = 0,
+        settings: dict[str, Any] | None = None,
         save_best: bool = True,
         save_last: bool = True,
         state: dict[str, Any] | None = None,
@@ -146,6 +150,7 @@ class CheckpointState(keras.callbacks.Callback):
         self.best: float | None = state.get("best")
         self.best_epoch: int | None = state.get("best_epoch")
         self.seed = seed
+        self.settings = dict(settings or {})
         self.seconds = float(state.get("seconds", 0.0))
         self._t0 = time.perf_counter()
 
@@ -197,6 +202,7 @@ class CheckpointState(keras.callbacks.Callback):
             "best_epoch": self.best_epoch,
             "monitor": self.monitor,
             "seed": self.seed,
+            "config": self.settings,
             "seconds": self.seconds,
             "history": self.history,
         }

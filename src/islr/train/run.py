@@ -19,7 +19,7 @@ from typing import Any
 
 import keras
 import numpy as np
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from islr.train.callbacks import (
     CheckpointState,
@@ -34,6 +34,22 @@ from islr.train.pipeline import SequenceBatches, count_valid_frames
 log = logging.getLogger(__name__)
 
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+# Settings a resumed run may change: where files go, loader speed, logging, and what happens
+# after training. Any other difference would make the resumed run a different experiment.
+RESUME_MAY_CHANGE = (
+    "resume",
+    "task_name",
+    "paths",
+    "hydra",
+    "export",
+    "trainer.progress_bar",
+    "data.cache_dir",
+    "data.workers",
+    "data.use_multiprocessing",
+    "data.max_queue_size",
+    "data.preprocess_workers",
+    "data.rebuild_cache",
+)
 
 
 class ConfigError(ValueError):
@@ -64,6 +80,40 @@ class DataSplit:
 
 
 # --- config checks ----------------------------------------------------------------------------
+def run_settings(cfg: DictConfig) -> dict[str, Any]:
+    """The run's resolved settings as ``{"dotted.key": value}``, without :data:`RESUME_MAY_CHANGE`.
+
+    Saved in the training state, so that ``resume=true`` can refuse a changed configuration.
+    """
+    flat: dict[str, Any] = {}
+
+    def walk(node: Any, prefix: str) -> None:
+        # Values are resolved one by one, so an excluded node (paths.output_dir, which needs
+        # Hydra's runtime) is never resolved.
+        if any(prefix == k or prefix.startswith(k + ".") for k in RESUME_MAY_CHANGE):
+            return
+        if isinstance(node, DictConfig) and len(node):
+            for key in node:
+                walk(node[key], f"{prefix}.{key}" if prefix else str(key))
+        elif isinstance(node, DictConfig | ListConfig):
+            flat[prefix] = OmegaConf.to_container(node, resolve=True)
+        else:
+            flat[prefix] = node
+
+    walk(cfg, "")
+    return flat
+
+
+def settings_changes(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
+    """``"key: saved -> current"`` for every setting that differs (absent: ``<unset>``)."""
+    missing = "<unset>"
+    return [
+        f"{key}: {saved.get(key, missing)!r} -> {current.get(key, missing)!r}"
+        for key in sorted(saved.keys() | current.keys())
+        if saved.get(key, missing) != current.get(key, missing)
+    ]
+
+
 def parse_fold(fold: Any, num_folds: int) -> int | None:
     """``data.fold`` -> an int in ``[0, num_folds)`` or None for ``"all"`` (clear error else)."""
     if isinstance(fold, str):
@@ -265,12 +315,23 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     # Resume: the state lives inside last.weights.h5 (see callbacks.CheckpointState).
     state: dict[str, Any] | None = None
     weights_path = ckpt_dir / "last.weights.h5"
+    settings = run_settings(cfg)
     if cfg.resume:
         state = read_training_state(weights_path) if weights_path.exists() else None
         if state is None:
             log.warning("resume=true but %s holds no checkpoint: starting afresh", ckpt_dir)
         elif int(state.get("seed", seed)) != seed:
             raise ConfigError(f"resume: seed={seed} but the run was started with {state['seed']}")
+        elif "config" in state:
+            changes = settings_changes(state["config"], settings)
+            if changes:
+                shown = "; ".join(changes[:8]) + ("; ..." if len(changes) > 8 else "")
+                raise ConfigError(
+                    f"resume: {len(changes)} setting(s) differ from the run in {run_dir}: {shown}. "
+                    "Resume with the run's own settings, or start a new run directory."
+                )
+        else:
+            log.warning("resume: %s records no settings (older run); not compared", weights_path)
     initial_epoch = int(state["epoch"]) if state else 0
     epochs = int(tr.epochs)
     if initial_epoch >= epochs:
@@ -334,6 +395,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         monitor=str(cfg.monitor),
         validate=validate,
         seed=seed,
+        settings=settings,
         save_best=bool(cfg.callbacks.checkpoint.save_best),
         save_last=bool(cfg.callbacks.checkpoint.save_last),
         state=state,
