@@ -9,8 +9,9 @@ each file's size, median/p95 latency per video at each length on ONE interpreter
 models of one length are timed in turn, round by round. For ``reference`` it also exports the same
 architecture built from stock Keras layers (``bench_model.py``'s twin) and prints how much faster
 islr's fp16 file is, measured side by side. Then an ensemble of ``--ensemble`` reference models
-(fp16) against Kaggle's limits (40 MB, 100 ms per video). Goals: reference fp16 <= 4 MB and <= 5 ms
-median at 64 frames.
+(fp16) against Kaggle's limits (40 MB, 100 ms per video on average): per length, and averaged
+over ``--clips`` clips (synthetic demo-like ones, or the first files of ``--data ROOT``).
+Goals: reference fp16 <= 4 MB and <= 5 ms median at 64 frames.
 """
 
 from __future__ import annotations
@@ -154,7 +155,34 @@ def bench_model(
     return result
 
 
-def bench_ensemble(n: int, lengths: list[int], runs: int, work: Path) -> None:
+def clip_set(work: Path, data: Path | None, count: int) -> tuple[str, list[np.ndarray]]:
+    """``count`` clips to average over: the first files of ``data`` (a Kaggle-layout root), or
+    synthetic demo-like clips (the generator's length distribution) written under ``work``."""
+    from islr.data import read_landmark_file, read_train_csv
+    from islr.data.reader import resolve_path
+    from islr.data.synthetic import generate_dataset
+
+    if data is None:
+        data = work / "clips"
+        people = 2
+        generate_dataset(
+            data,
+            n_signs=max(1, min(250, -(-count // people))),
+            n_participants=people,
+            samples_per_sign=1,
+            workers=1,
+            progress=False,
+        )
+        label = "synthetic demo-like clips"
+    else:
+        label = f"clips of {data}"
+    table = read_train_csv(data).head(count)
+    return label, [read_landmark_file(resolve_path(data, rel)) for rel in table["path"]]
+
+
+def bench_ensemble(
+    n: int, lengths: list[int], runs: int, work: Path, data: Path | None, clips: int
+) -> None:
     model = build_inference_model([network("reference", seed) for seed in range(n)])
     files = export(model, work / "ensemble", ("fp16",))
     runner = TFLiteRunner(files["fp16"], num_threads=1)
@@ -169,6 +197,22 @@ def bench_ensemble(n: int, lengths: list[int], runs: int, work: Path) -> None:
         med, p95 = interleaved_timings({"ensemble": runner}, x, n)["ensemble"]
         share = med / KAGGLE_MS
         print(f"{t:4d} frames: median {med:.2f} ms, p95 {p95:.2f} ms ({share:.0%} of the limit)")
+    if clips:
+        # Kaggle's limit is an average over its test videos: time a realistic set of clips.
+        label, frames = clip_set(work, data, clips)
+        for x in frames[:3]:
+            runner(x)
+        ms = []
+        for x in frames:
+            start = time.perf_counter()
+            runner(x)
+            ms.append((time.perf_counter() - start) * 1000)
+        t = np.array([len(x) for x in frames])
+        print(
+            f"average over {len(frames)} {label} ({t.mean():.0f} frames on average, "
+            f"{t.min()}-{t.max()}): {np.mean(ms):.2f} ms per video "
+            f"({np.mean(ms) / KAGGLE_MS:.0%} of the limit)"
+        )
 
 
 def main() -> None:
@@ -180,6 +224,15 @@ def main() -> None:
         "--no-twin", action="store_true", help="skip the stock-Keras-layer twin of reference"
     )
     parser.add_argument("--ensemble", type=int, default=4, help="0 skips the ensemble")
+    parser.add_argument(
+        "--clips", type=int, default=100, help="clips the ensemble's average is taken over"
+    )
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=None,
+        help="Kaggle-layout root for those clips (default: synthetic demo-like clips)",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     if keras.backend.backend() != "tensorflow":
@@ -195,7 +248,7 @@ def main() -> None:
             for m in args.models
         }
         if args.ensemble:
-            bench_ensemble(args.ensemble, args.frames, args.runs, Path(tmp))
+            bench_ensemble(args.ensemble, args.frames, args.runs, Path(tmp), args.data, args.clips)
     if "reference" in results and 64 in args.frames:
         ref = results["reference"]
         print(
