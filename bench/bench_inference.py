@@ -71,6 +71,11 @@ def interleaved_timings(
     return {n: (float(np.median(v)), float(np.percentile(v, 95))) for n, v in ms.items()}
 
 
+def rounds(frames: int, runs: int) -> int:
+    """Timing rounds for one length: all ``runs`` up to 64 frames, a quarter beyond."""
+    return runs if frames <= 64 else max(5, runs // 4)
+
+
 def videos(lengths: list[int]) -> dict[int, np.ndarray]:
     return {t: parity_inputs(None, seed=t, typical_frames=t)["typical"] for t in lengths}
 
@@ -120,9 +125,7 @@ def bench_model(
     want = {t: run_keras(model, x) for t, x in inputs.items()}
     runners = {variant: TFLiteRunner(path, num_threads=1) for variant, path in files.items()}
     timed = {
-        t: interleaved_timings(
-            {"keras": compiled, **runners}, x, runs if t <= 64 else max(5, runs // 4)
-        )
+        t: interleaved_timings({"keras": compiled, **runners}, x, rounds(t, runs))
         for t, x in inputs.items()
     }
     head = " | ".join(f"{t} fr median/p95 (x faster than Keras)" for t in lengths)
@@ -193,8 +196,7 @@ def bench_ensemble(
     )
     print(f"size {mb:.2f} MB ({mb / KAGGLE_MB:.0%} of the limit)")
     for t, x in videos(lengths).items():
-        n = runs if t <= 64 else max(5, runs // 4)
-        med, p95 = interleaved_timings({"ensemble": runner}, x, n)["ensemble"]
+        med, p95 = interleaved_timings({"ensemble": runner}, x, rounds(t, runs))["ensemble"]
         share = med / KAGGLE_MS
         print(f"{t:4d} frames: median {med:.2f} ms, p95 {p95:.2f} ms ({share:.0%} of the limit)")
     if clips:

@@ -18,9 +18,8 @@ from pathlib import Path
 
 import keras
 import numpy as np
-from omegaconf import OmegaConf
 
-from bench_inference import interleaved_timings
+from bench_inference import interleaved_timings, network
 from islr.export.inference import build_inference_model
 from islr.export.layers.add_batch_axis import AddBatchAxis
 from islr.export.tflite import (
@@ -31,9 +30,7 @@ from islr.export.tflite import (
 )
 from islr.features import LandmarkFeatures, SelectLandmarks
 from islr.landmarks import N_LANDMARKS
-from islr.model import build_sign_model
 
-CONF = Path(__file__).resolve().parents[1] / "conf" / "model" / "reference.yaml"
 # Ops that compute shapes at run time from the variable frame count (tensordot leaves these).
 RUNTIME_SHAPE_OPS = ("SHAPE", "PACK", "REDUCE_PROD")
 
@@ -48,10 +45,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=200)
     args = parser.parse_args()
 
-    cfg = OmegaConf.to_container(OmegaConf.load(CONF))
-    cfg.pop("_target_", None)
-    network = build_sign_model(**cfg)
-    full = build_inference_model([network])
+    full = build_inference_model([network("reference", 0)])
     raw = keras.Input(batch_shape=(None, N_LANDMARKS, 3), name="inputs")
     front = keras.Model(
         raw, LandmarkFeatures()(SelectLandmarks()(AddBatchAxis()(raw))), name="front"

@@ -116,7 +116,7 @@ def _output_names(spec: Any) -> set[str]:
     return set().union(*(_output_names(s) for s in spec)) if spec else set()
 
 
-def _unmasked_config(serialized: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+def _unmasked_config(serialized: dict[str, Any]) -> dict[str, Any]:
     """Copy of a serialized functional network without its padding mask.
 
     ``Masking`` becomes :class:`~islr.export.layers.DropMask`, the recorded ``mask`` arguments
@@ -126,7 +126,7 @@ def _unmasked_config(serialized: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     config = serialized.get("config", {})
     layers = config.get("layers")
     if not layers or not any(layer["class_name"] == "Masking" for layer in layers):
-        return serialized, False
+        return serialized
     serialized = copy.deepcopy(serialized)
     layers = serialized["config"]["layers"]
     drop_mask = keras.saving.serialize_keras_object(DropMask())
@@ -146,7 +146,7 @@ def _unmasked_config(serialized: dict[str, Any]) -> tuple[dict[str, Any], bool]:
             break
         layers = kept
     serialized["config"]["layers"] = layers
-    return serialized, True
+    return serialized
 
 
 def _rebuild(network: keras.Model, name: str | None, *, unmasked: bool) -> keras.Model:
@@ -155,7 +155,7 @@ def _rebuild(network: keras.Model, name: str | None, *, unmasked: bool) -> keras
     if changed:
         log.info("rebuilding %s in float32 (it was saved under a mixed policy)", network.name)
     if unmasked:
-        serialized, _ = _unmasked_config(serialized)
+        serialized = _unmasked_config(serialized)
     if name is not None:
         serialized["config"]["name"] = name
     clone = keras.saving.deserialize_keras_object(serialized)

@@ -202,7 +202,7 @@ class CheckpointState(keras.callbacks.Callback):
             "best_epoch": self.best_epoch,
             "monitor": self.monitor,
             "seed": self.seed,
-            "config": self.settings,
+            "settings": self.settings,
             "seconds": self.seconds,
             "history": self.history,
         }

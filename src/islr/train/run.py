@@ -322,8 +322,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             log.warning("resume=true but %s holds no checkpoint: starting afresh", ckpt_dir)
         elif int(state.get("seed", seed)) != seed:
             raise ConfigError(f"resume: seed={seed} but the run was started with {state['seed']}")
-        elif "config" in state:
-            changes = settings_changes(state["config"], settings)
+        elif "settings" in state:
+            changes = settings_changes(state["settings"], settings)
             if changes:
                 shown = "; ".join(changes[:8]) + ("; ..." if len(changes) > 8 else "")
                 raise ConfigError(
