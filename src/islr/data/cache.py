@@ -272,6 +272,7 @@ def build_cache(
     fold_seed: int = 0,
     workers: int | None = None,
     force: bool = False,
+    rebuild: bool = True,
     progress: bool = True,
 ) -> CacheReport:
     """Build (or reuse) the preprocessing cache of the data set at ``root``.
@@ -282,6 +283,8 @@ def build_cache(
         num_folds, fold_seed: participant-grouped CV folds stored with the cache.
         workers: reader processes (default: CPU count; 1 = in this process).
         force: rebuild even if an up-to-date cache exists.
+        rebuild: if False, an existing cache built from other data or settings raises
+            :class:`CacheMismatchError` instead of being rebuilt (a missing one is still built).
         progress: tqdm bar when stderr is a terminal.
 
     Returns:
@@ -295,17 +298,23 @@ def build_cache(
     root, cache_dir = Path(root), Path(cache_dir)
     sign_map = _root_sign_map(root)
     df = read_train_csv(root, sign_map)
-    if df["participant_id"].nunique() < num_folds:
-        raise DataError(
-            f"{root / TRAIN_CSV_FILENAME}: {df['participant_id'].nunique()} participant(s) "
-            f"cannot make {num_folds} folds (num_folds)"
-        )
     abs_paths = [str(resolve_path(root, p)) for p in df["path"]]
     stamps = [_file_stamp(Path(p)) for p in abs_paths]
     source = _fingerprint(root / TRAIN_CSV_FILENAME, stamps, list(df["path"]))
     recipe = _recipe(num_folds, fold_seed, sign_map)
 
     old = _read_meta(cache_dir) if cache_dir.is_dir() else None
+    if old is not None and not rebuild:
+        problems = _mismatch(old, source, recipe)
+        if problems:
+            raise CacheMismatchError(
+                f"{cache_dir}: built with other settings ({'; '.join(problems)}) and rebuild=False"
+            )
+    if df["participant_id"].nunique() < num_folds:
+        raise DataError(
+            f"{root / TRAIN_CSV_FILENAME}: {df['participant_id'].nunique()} participant(s) "
+            f"cannot make {num_folds} folds (num_folds)"
+        )
     if old is not None and not force and old.get("source") == source:
         same = {k: old.get(k) for k in recipe} == recipe
         data_same = all(old.get(k) == recipe[k] for k in ("format", "point_indices", "sign_map"))
@@ -443,31 +452,18 @@ def ensure_cache(
         **build_kwargs: passed to :func:`build_cache` (num_folds, fold_seed, workers, ...).
     """
     cache_dir = Path(cache_dir)
-    if not rebuild:
-        old = _read_meta(cache_dir) if cache_dir.is_dir() else None
-        if old is not None:
-            problems = _mismatch(root, old, build_kwargs)
-            if problems:
-                raise CacheMismatchError(
-                    f"{cache_dir}: built with other settings ({'; '.join(problems)}) and "
-                    "rebuild=False"
-                )
-    report = build_cache(root, cache_dir, **build_kwargs)
+    report = build_cache(root, cache_dir, rebuild=rebuild, **build_kwargs)
     cache = open_cache(cache_dir)
     if not report.rebuilt:  # build_cache already logged a (re)build
         log.info("using up-to-date cache %s (%d sequences)", cache_dir, len(cache))
     return cache
 
 
-def _mismatch(root: str | Path, old: dict, build_kwargs: dict) -> list[str]:
-    root = Path(root)
-    sign_map = _root_sign_map(root)
-    want = _recipe(build_kwargs.get("num_folds", 5), build_kwargs.get("fold_seed", 0), sign_map)
+def _mismatch(old: dict, source: str, recipe: dict[str, Any]) -> list[str]:
+    """How an existing cache's ``meta.json`` differs from the wanted source and recipe."""
     problems = [f"{k}: cache has {_short(old.get(k))}, asked {_short(v)}"
-                for k, v in want.items() if old.get(k) != v]  # fmt: skip
-    df = read_train_csv(root, sign_map)
-    stamps = [_file_stamp(resolve_path(root, p)) for p in df["path"]]
-    if old.get("source") != _fingerprint(root / TRAIN_CSV_FILENAME, stamps, list(df["path"])):
+                for k, v in recipe.items() if old.get(k) != v]  # fmt: skip
+    if old.get("source") != source:
         problems.append("source data changed (train.csv or landmark files)")
     return problems
 
