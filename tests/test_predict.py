@@ -23,7 +23,7 @@ pytestmark = [
 ]
 
 from islr.data.reader import read_landmark_file  # noqa: E402
-from islr.data.synthetic import write_landmark_file  # noqa: E402
+from islr.data.writer import write_landmark_file  # noqa: E402
 from islr.landmarks import LHAND, RHAND  # noqa: E402
 from test_export import NUM_CLASSES, _frames, keras_logits, make_run_dir  # noqa: E402
 

@@ -25,10 +25,11 @@ from islr.data.synthetic import (
     PRESETS,
     SyntheticSummary,
     generate_dataset,
-    write_landmark_file,
 )
+from islr.data.writer import LANDMARK_SCHEMA, write_landmark_file
 
 __all__ = [
+    "LANDMARK_SCHEMA",
     "PRESETS",
     "CacheError",
     "CacheMismatchError",

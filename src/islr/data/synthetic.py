@@ -30,14 +30,12 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from islr.data._util import default_workers, mp_context
 from islr.data._util import progress as progress_bar
 from islr.data.reader import SIGN_MAP_FILENAME, TRAIN_CSV_FILENAME, read_sign_map
+from islr.data.writer import write_landmark_file
 from islr.landmarks import (
-    LANDMARK_TYPES,
     LEYE,
     LIP_LEFT,
     LIP_RIGHT,
@@ -623,81 +621,6 @@ def _drop_detections(frames, rng, person, nd_visible, d) -> None:
         frames[:, hidden_off : hidden_off + 21] = np.nan
     empty = rng.uniform(size=n) < person["empty_rate"]
     frames[empty] = np.nan
-
-
-# ------------------------------------------------------------------------------------------
-# Parquet writing (Kaggle schema)
-# ------------------------------------------------------------------------------------------
-_SUFFIXES = [f"-{name}-{i}" for name, count in LANDMARK_TYPES for i in range(count)]
-_TYPES = [name for name, count in LANDMARK_TYPES for _ in range(count)]
-_SCHEMA = pa.schema(
-    [
-        ("frame", pa.int16()),
-        ("row_id", pa.string()),
-        ("type", pa.string()),
-        ("landmark_index", pa.int16()),
-        ("x", pa.float64()),
-        ("y", pa.float64()),
-        ("z", pa.float64()),
-    ]
-)
-
-
-@lru_cache(maxsize=4096)
-def _row_id_block(frame: int) -> tuple[bytes, np.ndarray]:
-    """UTF-8 bytes and lengths of the 543 row ids of one frame number."""
-    ids = [f"{frame}{s}" for s in _SUFFIXES]
-    return "".join(ids).encode(), np.fromiter((len(s) for s in ids), np.int32, N_LANDMARKS)
-
-
-@lru_cache(maxsize=1024)
-def _static_columns(n_frames: int) -> tuple[pa.Array, pa.Array]:
-    types = pa.array(_TYPES * n_frames, pa.string())
-    index = np.concatenate([np.arange(c, dtype=np.int16) for _, c in LANDMARK_TYPES])
-    return types, pa.array(np.tile(index, n_frames))
-
-
-def _kaggle_table(frames: np.ndarray, first_frame: int) -> pa.Table:
-    n = frames.shape[0]
-    numbers = np.arange(first_frame, first_frame + n)
-    blocks = [_row_id_block(int(f)) for f in numbers]
-    data = b"".join(b for b, _ in blocks)
-    lengths = np.concatenate([ln for _, ln in blocks])
-    offsets = np.zeros(len(lengths) + 1, np.int32)
-    np.cumsum(lengths, out=offsets[1:])
-    row_id = pa.StringArray.from_buffers(
-        len(lengths), pa.py_buffer(offsets.tobytes()), pa.py_buffer(data)
-    )
-    types, index = _static_columns(n)
-    flat = frames.reshape(-1, 3)
-    return pa.Table.from_arrays(
-        [
-            pa.array(np.repeat(numbers.astype(np.int16), N_LANDMARKS)),
-            row_id,
-            types,
-            index,
-            pa.array(flat[:, 0]),
-            pa.array(flat[:, 1]),
-            pa.array(flat[:, 2]),
-        ],
-        schema=_SCHEMA,
-    )
-
-
-def write_landmark_file(path: str | Path, frames: np.ndarray, first_frame: int = 0) -> None:
-    """Write ``frames [T, 543, 3]`` as a Kaggle landmark parquet file (frame numbers from
-    ``first_frame``). Useful to make test fixtures."""
-    frames = np.asarray(frames, dtype=np.float64)
-    if frames.ndim != 3 or frames.shape[1:] != (N_LANDMARKS, 3):
-        raise ValueError(f"frames must have shape [T, {N_LANDMARKS}, 3], got {frames.shape}")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Dictionary-encode the repetitive columns only: the unique row ids would waste time there.
-    pq.write_table(
-        _kaggle_table(frames, first_frame), path,
-        use_dictionary=["frame", "type", "landmark_index"],
-        write_statistics=False,
-    )  # fmt: skip
 
 
 # ------------------------------------------------------------------------------------------
