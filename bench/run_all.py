@@ -25,6 +25,11 @@ BENCHMARKS: dict[str, tuple[str, list[str], list[str], bool]] = {
     "awp": ("bench_awp.py", [], ["--steps", "3"], False),
     "inference": ("bench_inference.py", [], ["--runs", "20"], True),
     "inference_parts": ("bench_inference_parts.py", [], ["--runs", "20"], True),
+    "realism": ("bench_realism.py", [], ["--signs", "20"], False),
+}
+# name -> data a benchmark needs that a user's clone may lack (skipped, with the reason, if absent)
+REQUIRES: dict[str, Path] = {
+    "realism": HERE.parent.parent / "shared" / "data" / "asl-signs-sample",
 }
 
 
@@ -39,6 +44,9 @@ def main(argv: list[str] | None = None) -> int:
         script, full_args, quick_args, needs_tf = BENCHMARKS[name]
         if not (HERE / script).exists():
             print(f"== {name}: {script} not present, skipped")
+            continue
+        if name in REQUIRES and not REQUIRES[name].exists():
+            print(f"== {name}: needs {REQUIRES[name]}, absent: skipped")
             continue
         if needs_tf and backend != "tensorflow":
             print(f"== {name}: needs the TensorFlow backend, skipped under {backend}")
