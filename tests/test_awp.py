@@ -8,7 +8,9 @@ import pytest
 
 from islr.train.awp import AWPModel, AWPSchedule
 
-pytestmark = pytest.mark.backend
+# The train-step tests run under TensorFlow and JAX (`make test` reruns `backend` tests under
+# JAX); argument validation is backend-independent and runs once.
+backend = pytest.mark.backend
 
 LR = 0.1
 
@@ -47,6 +49,7 @@ def _kernel(model):
     return keras.ops.convert_to_numpy(model.network.layers[0].kernel).astype(np.float64)
 
 
+@backend
 def test_awp_step_matches_hand_computed_update():
     x, y, w0 = _linear_data()
     model = _linear_awp_model(w0, awp_lambda=0.5)
@@ -59,6 +62,7 @@ def test_awp_step_matches_hand_computed_update():
     np.testing.assert_allclose(_kernel(model), expected, rtol=1e-5, atol=1e-6)
 
 
+@backend
 @pytest.mark.parametrize(("start_epoch", "initial_epoch"), [(1, 0), (2, 0), (1, 2)])
 def test_awp_schedule_switches_at_start_epoch(start_epoch, initial_epoch):
     x, y, w0 = _linear_data()
@@ -98,6 +102,7 @@ def _bn_dropout_network():
     )
 
 
+@backend
 def test_awp_lambda_zero_and_disabled_equal_plain_training():
     rng = np.random.default_rng(1)
     x = rng.normal(size=(16, 5)).astype("float32")
@@ -127,6 +132,7 @@ def test_awp_lambda_zero_and_disabled_equal_plain_training():
             np.testing.assert_allclose(plain_hist[key], awp_hist[key], rtol=1e-5)
 
 
+@backend
 def test_awp_keeps_first_pass_non_trainable_updates():
     rng = np.random.default_rng(2)
     x = rng.normal(size=(8, 5)).astype("float32")
@@ -153,7 +159,8 @@ def _kernel_of(network):
     return keras.ops.convert_to_numpy(network.layers[0].kernel)
 
 
-def test_awp_model_config_round_trip_and_validation():
+@backend
+def test_awp_model_config_round_trip():
     network = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
     model = AWPModel(network, awp_lambda=0.3)
     clone = AWPModel.from_config(model.get_config())
@@ -164,6 +171,10 @@ def test_awp_model_config_round_trip_and_validation():
         keras.ops.convert_to_numpy(clone(x)), keras.ops.convert_to_numpy(model(x)), rtol=1e-6
     )
     assert AWPSchedule(**AWPSchedule(4).get_config()).start_epoch == 4
+
+
+def test_awp_arguments_are_validated():
+    network = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
     with pytest.raises(ValueError, match="awp_lambda"):
         AWPModel(network, awp_lambda=-1.0)
     with pytest.raises(ValueError, match="start_epoch"):

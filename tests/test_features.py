@@ -120,7 +120,8 @@ def test_oracle_hand_computed() -> None:
 @pytest.mark.backend
 @pytest.mark.parametrize("name", CASES)
 def test_extract_features_matches_oracle(name: str) -> None:
-    rng = np.random.default_rng(abs(hash(name)) % 2**32)
+    # A stable seed per case (hash(str) differs per process).
+    rng = np.random.default_rng(100 + CASES.index(name))
     x = _case(name, rng)
     want = reference_features(x, max_len=384)
     got = extract_features(x)
@@ -265,7 +266,6 @@ def test_compiled_model_static_time() -> None:
     assert np.all(got[1, 2:] == PAD_VALUE)
 
 
-@pytest.mark.backend
 def test_static_time_gives_static_output_shape() -> None:
     assert LandmarkFeatures(max_len=8)(keras.Input((20, N_POINTS, 3))).shape == (None, 8, 708)
     assert LandmarkFeatures(max_len=8)(keras.Input((5, N_POINTS, 3))).shape == (None, 5, 708)
@@ -298,7 +298,6 @@ def test_float32_under_mixed_precision_policy() -> None:
     np.testing.assert_array_equal(_np(got), want)
 
 
-@pytest.mark.backend
 def test_config_round_trip() -> None:
     layer = LandmarkFeatures(max_len=17, pad_value=-5.0, name="feats")
     cfg = layer.get_config()
@@ -342,7 +341,6 @@ def test_select_landmarks_picks_recipe_points_and_passes_mask() -> None:
     assert layer.supports_masking
 
 
-@pytest.mark.backend
 def test_select_landmarks_rejects_wrong_landmark_count() -> None:
     with pytest.raises(ValueError, match="543"):
         SelectLandmarks()(np.zeros((1, 2, 118, 3), np.float32))

@@ -83,7 +83,6 @@ def _warm_up_bn(model: keras.Model) -> None:
                 v.assign(np.full(v.shape, 0.3 if "mean" in v.path else 1.7, "float32"))
 
 
-@backend
 # --- the reference model -------------------------------------------------------------------------
 def test_reference_yaml_has_the_recipe_weight_count():
     config = _yaml("reference")
@@ -96,7 +95,6 @@ def test_reference_yaml_has_the_recipe_weight_count():
     assert classifier.output_shape == (None, 250)
 
 
-@backend
 def test_yaml_configs_instantiate_with_trainer_overrides():
     for name in ("tiny", "small", "reference"):
         assert _yaml(name)["late_dropout_start_step"] == 0
@@ -215,7 +213,6 @@ def test_layer_norm_and_head_scale_options_build_and_differ():
     assert _weight_count(variant) != _weight_count(base)  # LN has no moving statistics
 
 
-@backend
 @pytest.mark.parametrize(
     ("kwargs", "word"),
     [
@@ -231,7 +228,6 @@ def test_builders_reject_bad_arguments(kwargs, word):
         build_classifier(**{**TINY, **kwargs})
 
 
-@backend
 def test_sign_model_rejects_a_different_input_dim():
     with pytest.raises(ValueError, match="input_dim"):
         build_sign_model(input_dim=64, **TINY)

@@ -197,7 +197,6 @@ def test_mask_reaches_the_next_layer(name):
 
 
 # --- ECA -------------------------------------------------------------------------------------
-@backend
 @pytest.mark.parametrize(
     ("channels", "k"), [(4, 1), (16, 3), (64, 3), (192, 5), (384, 5), (1024, 5), (4096, 7)]
 )
@@ -382,7 +381,6 @@ def test_masked_pooling_matches_numpy_and_is_zero_for_empty_sequences():
 
 
 # --- bad arguments -----------------------------------------------------------------------------
-@backend
 @pytest.mark.parametrize(
     ("factory", "word"),
     [
