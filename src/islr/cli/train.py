@@ -44,25 +44,44 @@ def export_after_training(run_dir: Path, cfg: DictConfig) -> Path | None:
     code = "import sys; from islr.export import export_run; export_run(sys.argv[1], sys.argv[2])"
     cmd = [sys.executable, "-c", code, str(run_dir), str(out_dir)]
     log.info("exporting with the TensorFlow backend: %s", " ".join(cmd))
-    subprocess.run(cmd, env=env, check=True)
+    done = subprocess.run(cmd, env=env)
+    if done.returncode != 0:
+        raise RuntimeError(f"export of {run_dir} failed (exit status {done.returncode}; see above)")
     return out_dir
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
 def main(cfg: DictConfig) -> float | None:
     """Train (and export); returns the monitored validation metric (for sweepers)."""
+    from islr.data.reader import DataError
+    from islr.errors import DivergenceError, NonFiniteWeightsError
     from islr.train import ConfigError, train
 
     log.debug("config:\n%s", OmegaConf.to_yaml(cfg))
+    # Expected failures end with one line on stderr and exit status 1, never a traceback.
     try:
         result = train(cfg)
     except ConfigError as err:
         log.error("configuration error: %s", err)
         raise SystemExit(f"islr-train: configuration error: {err}") from None
+    except DataError as err:
+        log.error("data error: %s", err)
+        raise SystemExit(f"islr-train: data error: {err}") from None
+    except (DivergenceError, NonFiniteWeightsError) as err:
+        # train() has logged it and written metrics.json (status: diverged).
+        raise SystemExit(f"islr-train: {err}") from None
     run_dir = Path(result["run_dir"])
     export_dir = None
     if cfg.export.get("enabled", False):
-        export_dir = export_after_training(run_dir, cfg)
+        try:
+            export_dir = export_after_training(run_dir, cfg)
+        except (ValueError, RuntimeError, FileExistsError) as err:
+            # ParityError, NonFiniteWeightsError, a failed export subprocess: the training
+            # itself is complete and kept.
+            log.error("export failed: %s", err)
+            raise SystemExit(
+                f"islr-train: export failed (the run is kept in {run_dir}): {err}"
+            ) from None
     lines = [f"run directory: {run_dir}"]
     if "val_top1" in result:
         lines.append(

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from islr.data.reader import read_sign_map
+from islr.errors import NonFiniteWeightsError
 from islr.export import tflite
 from islr.export.inference import (
     build_inference_model,
@@ -208,6 +209,27 @@ def _resolve_sign_map(
     return mapping
 
 
+def check_finite_network(network: Any, path: str | Path) -> None:
+    """Raise :class:`~islr.errors.NonFiniteWeightsError` if any weight of ``network`` is NaN/inf.
+
+    A diverged network must never be exported, whatever the parity gate would say about it.
+    """
+    import keras
+
+    bad = [
+        w.path
+        for w in network.weights
+        if np.issubdtype(np.dtype(w.dtype), np.floating)
+        and not np.isfinite(keras.ops.convert_to_numpy(w.value)).all()
+    ]
+    if bad:
+        shown = ", ".join(bad[:3]) + (", ..." if len(bad) > 3 else "")
+        raise NonFiniteWeightsError(
+            f"{path}: {len(bad)} weight tensor(s) hold NaN/inf ({shown}); the network diverged "
+            "in training and is not exported"
+        )
+
+
 def _prepare_out_dir(out_dir: Path) -> None:
     """Refuse to replace a directory that is not a previous islr export."""
     if out_dir.exists():
@@ -281,12 +303,20 @@ def export_models(
     paths = [resolve_network_path(s) for s in sources]
 
     networks = [load_network(p) for p in paths]
+    for path, network in zip(paths, networks, strict=True):
+        check_finite_network(network, path)
     model = build_inference_model(networks, max_len=max_len, output=output)
     num_classes = int(model.output_shape[-1])
     mapping = _resolve_sign_map([Path(s) for s in sources], sign_map, num_classes)
     seq_len = inference_max_len(model)
     inputs = parity_inputs(seq_len, seed=parity_seed)
     expected = {name: run_keras(model, frames) for name, frames in inputs.items()}
+    for name, scores in expected.items():
+        if not np.isfinite(scores).all():
+            raise NonFiniteWeightsError(
+                f"{', '.join(map(str, paths))}: the network's scores on the {name!r} parity "
+                "input are NaN/inf; nothing exported"
+            )
     latency_input = parity_inputs(None, seed=parity_seed + 1, typical_frames=latency_frames)[
         "typical"
     ]

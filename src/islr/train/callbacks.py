@@ -1,13 +1,14 @@
-"""Training callbacks: crash-safe checkpoints with resumable state, and epoch log lines."""
+"""Training callbacks: crash-safe checkpoints with resumable state, a divergence guard, and
+epoch log lines."""
 
 from __future__ import annotations
 
 import contextlib
 import csv
+import io
 import json
 import logging
 import math
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -15,24 +16,21 @@ from typing import Any
 import keras
 import numpy as np
 
+from islr.atomic_io import atomic_path, write_text_atomic
+from islr.errors import DivergenceError
+
 log = logging.getLogger(__name__)
 
 STATE_ATTR = "islr_state"
 RNG_GROUP = "islr_rng"
 
 
-def _atomic_replace(tmp: Path, final: Path) -> None:
-    """Move a fully written file into place (rename is atomic on one filesystem)."""
-    with open(tmp, "rb+") as f:
-        os.fsync(f.fileno())
-    os.replace(tmp, final)
-
-
 def write_json_atomic(path: Path, payload: Any) -> None:
-    """Write JSON through a temporary file so readers never see a half-written file."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(payload, indent=2, default=_json_default) + "\n")
-    _atomic_replace(tmp, path)
+    """Write JSON through a temporary file so readers never see a half-written file.
+
+    A failure while writing (a full disk) leaves the previous file as it was.
+    """
+    write_text_atomic(path, json.dumps(payload, indent=2, default=_json_default) + "\n")
 
 
 def _json_default(obj: Any) -> Any:
@@ -170,9 +168,8 @@ class CheckpointState(keras.callbacks.Callback):
         self._t0 = time.perf_counter()
 
     def _save_network(self, path: Path) -> None:
-        tmp = path.with_name(path.stem + ".tmp.keras")
-        self.network.save(tmp)
-        _atomic_replace(tmp, path)
+        with atomic_path(path, suffix=".keras") as tmp:
+            self.network.save(tmp)
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         logs = {k: float(v) for k, v in (logs or {}).items()}
@@ -207,14 +204,13 @@ class CheckpointState(keras.callbacks.Callback):
             "history": self.history,
         }
         # Weights + embedded state form one file: the commit point of this epoch.
-        tmp = self.weights_path.with_name("last.tmp.weights.h5")
-        self.model.save_weights(tmp)
         import h5py
 
-        with h5py.File(tmp, "a") as f:
-            f.attrs[STATE_ATTR] = json.dumps(state, default=_json_default)
-            save_rng_states(self.model, f)
-        _atomic_replace(tmp, self.weights_path)
+        with atomic_path(self.weights_path, suffix=".weights.h5") as tmp:
+            self.model.save_weights(tmp)
+            with h5py.File(tmp, "a") as f:
+                f.attrs[STATE_ATTR] = json.dumps(state, default=_json_default)
+                save_rng_states(self.model, f)
         write_json_atomic(self.ckpt_dir / "state.json", state)
         write_history_csv(self.metrics_csv, self.history)
 
@@ -224,12 +220,11 @@ def write_history_csv(path: Path, history: list[dict[str, Any]]) -> None:
     keys: list[str] = []
     for row in history:
         keys += [k for k in row if k not in keys]
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=keys)
-        writer.writeheader()
-        writer.writerows(history)
-    _atomic_replace(tmp, path)
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=keys)
+    writer.writeheader()
+    writer.writerows(history)
+    write_text_atomic(path, text.getvalue())
 
 
 def current_learning_rate(model: keras.Model | None) -> float:
@@ -287,3 +282,70 @@ class EarlyStopOnPlateau(keras.callbacks.Callback):
         if self.wait >= self.patience:
             log.info("early stopping: %s did not improve for %d epochs", self.monitor, self.wait)
             self.model.stop_training = True
+
+
+# --- divergence ---------------------------------------------------------------------------------
+def nonfinite_variables(variables: list[Any]) -> list[str]:
+    """Paths of the variables holding any NaN or infinite value (empty when all are finite)."""
+    bad = []
+    for v in variables:
+        value = np.asarray(keras.ops.convert_to_numpy(v.value if hasattr(v, "value") else v))
+        if np.issubdtype(value.dtype, np.floating) and not np.isfinite(value).all():
+            bad.append(str(getattr(v, "path", getattr(v, "name", "?"))))
+    return bad
+
+
+class DivergenceGuard(keras.callbacks.Callback):
+    """Stops training, by raising :class:`~islr.errors.DivergenceError`, once it diverges.
+
+    Checked after every training step: the running loss (a NaN or inf step makes it non-finite
+    from that step on). Checked at the end of every epoch, before any checkpoint of it is
+    written (so list this callback before :class:`CheckpointState`): the validation loss and
+    every weight of the model (trainable or not).
+
+    A step that a mixed-precision ``LossScaleOptimizer`` skips because its scaled gradients
+    overflowed is not divergence: that optimizer leaves the weights untouched and the loss it
+    reports is the unscaled, finite one, so neither check fires.
+
+    Args:
+        hints: the likely causes, in words, appended to the message (the run knows its
+            learning rate and precision).
+    """
+
+    def __init__(self, hints: str = "") -> None:
+        super().__init__()
+        self.hints = hints
+        self.epoch = 0
+        self.steps_per_epoch: int | None = None
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        self.steps_per_epoch = (self.params or {}).get("steps")
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self.epoch = epoch
+
+    def _fail(self, what: str, step: int | None) -> None:
+        where = f"epoch {self.epoch + 1}"
+        if step is not None:
+            where += f", step {step}"
+            if self.steps_per_epoch:
+                where += f" (global step {self.epoch * self.steps_per_epoch + step})"
+        message = f"training diverged at {where}: {what}"
+        if self.hints:
+            message += f". {self.hints}"
+        raise DivergenceError(message, epoch=self.epoch + 1, step=step)
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            self._fail(f"the training loss is {float(loss)}", batch + 1)
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        logs = logs or {}
+        for key in ("loss", "val_loss"):
+            if key in logs and not math.isfinite(float(logs[key])):
+                self._fail(f"{key} is {float(logs[key])} at the end of the epoch", None)
+        bad = nonfinite_variables(self.model.weights)
+        if bad:
+            shown = ", ".join(bad[:3]) + (", ..." if len(bad) > 3 else "")
+            self._fail(f"{len(bad)} weight tensor(s) hold NaN/inf ({shown})", None)

@@ -21,14 +21,18 @@ import keras
 import numpy as np
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
+from islr.errors import DivergenceError, NonFiniteWeightsError
 from islr.train.callbacks import (
     CheckpointState,
+    DivergenceGuard,
     EarlyStopOnPlateau,
     EpochLogger,
+    nonfinite_variables,
     read_training_state,
     restore_rng_states,
     write_json_atomic,
 )
+from islr.train.metrics import evaluate_network
 from islr.train.pipeline import SequenceBatches, count_valid_frames
 
 log = logging.getLogger(__name__)
@@ -286,6 +290,10 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 
     Raises:
         ConfigError: bad configuration (unknown precision, missing fold, ...), before training.
+        DivergenceError: the loss or the weights became NaN/inf; training stopped at that step,
+            ``metrics.json`` says ``status: diverged`` and ``best.keras`` (if any) is the last
+            finite network.
+        NonFiniteWeightsError: ``resume=true`` on a checkpoint holding NaN/inf.
     """
     from hydra.utils import instantiate
 
@@ -386,6 +394,13 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     if state:
         optimizer.build(model.trainable_variables)
         model.load_weights(weights_path)
+        bad = nonfinite_variables([*model.weights, *optimizer.variables])
+        if bad:
+            raise NonFiniteWeightsError(
+                f"resume: {weights_path} holds NaN/inf in {len(bad)} tensor(s) "
+                f"({', '.join(bad[:3])}{', ...' if len(bad) > 3 else ''}); a diverged state "
+                "cannot be continued: start a new run directory (with a lower learning rate)"
+            )
         restore_rng_states(model, weights_path)
         log.info("resumed from %s at epoch %d", weights_path, initial_epoch)
 
@@ -402,6 +417,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     )
     callbacks: list[keras.callbacks.Callback] = [
         train_ds.epoch_callback(),
+        DivergenceGuard(divergence_hints(cfg)),  # before checkpointer: no non-finite checkpoint
         checkpointer,
         EpochLogger(epochs),
     ]
@@ -419,16 +435,20 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             val_ds.tf_spec_probe = True
     t_fit = time.perf_counter()
     if initial_epoch < epochs:
-        model.fit(
-            train_ds,
-            validation_data=val_ds,
-            epochs=epochs,
-            initial_epoch=initial_epoch,
-            validation_freq=int(tr.check_val_every_n_epoch),
-            callbacks=callbacks,
-            shuffle=False,  # the dataset shuffles itself from (seed, epoch): resumable
-            verbose=_progress_verbose(tr.progress_bar),
-        )
+        try:
+            model.fit(
+                train_ds,
+                validation_data=val_ds,
+                epochs=epochs,
+                initial_epoch=initial_epoch,
+                validation_freq=int(tr.check_val_every_n_epoch),
+                callbacks=callbacks,
+                shuffle=False,  # the dataset shuffles itself from (seed, epoch): resumable
+                verbose=_progress_verbose(tr.progress_bar),
+            )
+        except DivergenceError as err:
+            keras.config.set_dtype_policy("float32")
+            raise _record_divergence(err, run_dir, split.fold, checkpointer) from None
     fit_seconds = time.perf_counter() - t_fit
 
     result: dict[str, Any] = {
@@ -444,8 +464,6 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         },
     }
     if validate and cfg.callbacks.checkpoint.save_best and checkpointer.best_path.exists():
-        from islr.train.evaluate import evaluate_network
-
         best = keras.saving.load_model(checkpointer.best_path, compile=False)
         full_val = make_dataset(cfg, split, training=False)
         evaluation = evaluate_network(best, full_val)
@@ -475,6 +493,48 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             result["val_loss"],
         )
     return result
+
+
+def divergence_hints(cfg: DictConfig) -> str:
+    """The likely causes of a diverged run, with this run's own settings."""
+    lr = cfg.optim.get("learning_rate")
+    precision = str(cfg.trainer.precision)
+    half = "" if precision == "float32" else "; float32 is the most robust"
+    return (
+        f"Likely causes: a learning rate too high (optim.learning_rate={lr}: try 10x lower), "
+        f"numeric precision (trainer.precision={precision}{half}), or bad input data "
+        "(NaN/inf values reaching the network)"
+    )
+
+
+def _record_divergence(
+    err: DivergenceError, run_dir: Path, fold: int | None, checkpointer: CheckpointState
+) -> DivergenceError:
+    """Write ``metrics.json`` with ``status: diverged`` (no val metrics to rank) and return the
+    error with what is left of the run appended."""
+    if checkpointer.save_best and checkpointer.best_path.exists():
+        left = (
+            f"{checkpointer.best_path} is the last finite network "
+            f"(epoch {checkpointer.best_epoch}); nothing was exported"
+        )
+    else:
+        left = "no checkpoint exists (it diverged within the first epoch); nothing was exported"
+    message = f"{err} -- {left}"
+    log.error("%s", message)
+    write_json_atomic(
+        run_dir / "metrics.json",
+        {
+            "run_dir": str(run_dir),
+            "status": "diverged",
+            "error": message,
+            "diverged_at": {"epoch": err.epoch, "step": err.step},
+            "fold": fold,
+            "epochs": len(checkpointer.history),
+            "best_epoch": checkpointer.best_epoch,
+            "history": checkpointer.history,
+        },
+    )
+    return DivergenceError(message, epoch=err.epoch, step=err.step)
 
 
 def config_to_yaml(cfg: DictConfig) -> str:

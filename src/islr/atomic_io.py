@@ -1,0 +1,70 @@
+"""Atomic file writes: write a unique temporary sibling, flush it to disk, rename it into place.
+
+A failure part-way (a full disk, a kill) leaves the previous file untouched and no debris:
+the rename is atomic on one filesystem, and the temporary file is removed on any error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+__all__ = ["atomic_path", "temp_sibling", "write_bytes_atomic", "write_text_atomic"]
+
+_CHUNK = 1 << 20
+
+
+def temp_sibling(path: str | Path, suffix: str = "") -> Path:
+    """A unique temporary name beside ``path`` (same directory, so the rename stays atomic).
+
+    ``suffix`` is appended after the unique part, for writers that insist on an extension
+    (``.keras``, ``.weights.h5``, ``.npy``).
+    """
+    path = Path(path)
+    return path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp{suffix}")
+
+
+def _fsync(path: Path) -> None:
+    with open(path, "rb") as f:
+        os.fsync(f.fileno())
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path, suffix: str = "") -> Iterator[Path]:
+    """Yield a temporary path to write ``path`` through; publish it only if the block succeeds.
+
+    Example::
+
+        with atomic_path(ckpt, suffix=".keras") as tmp:
+            network.save(tmp)
+    """
+    path = Path(path)
+    tmp = temp_sibling(path, suffix)
+    try:
+        yield tmp
+        _fsync(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)  # after a successful replace there is nothing left
+
+
+def _write_all(f, data: bytes) -> None:
+    """The low-level write (in chunks, so a full disk fails part-way like a real writer)."""
+    view = memoryview(data)
+    for start in range(0, len(view), _CHUNK):
+        f.write(view[start : start + _CHUNK])
+
+
+def write_bytes_atomic(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        _write_all(f, data)
+        f.flush()
+
+
+def write_text_atomic(path: str | Path, text: str, encoding: str = "utf-8") -> None:
+    """Write ``text`` to ``path`` atomically."""
+    write_bytes_atomic(path, text.encode(encoding))

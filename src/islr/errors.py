@@ -1,0 +1,34 @@
+"""Error types shared by several stages (training, evaluation, export, the command lines).
+
+Kept at the bottom of the package so that any stage may raise or catch them without importing a
+later stage.
+"""
+
+from __future__ import annotations
+
+__all__ = ["DivergenceError", "NonFiniteWeightsError"]
+
+
+class NonFiniteWeightsError(ValueError):
+    """A network or checkpoint holds NaN or infinite weights (it must not be used or exported)."""
+
+
+class DivergenceError(RuntimeError):
+    """Training produced a non-finite loss or non-finite weights and was stopped.
+
+    Attributes:
+        epoch: 1-based epoch in which it happened.
+        step: 1-based step within that epoch (``None`` when found at the end of the epoch).
+    """
+
+    def __init__(self, message: str, *, epoch: int, step: int | None) -> None:
+        super().__init__(message)
+        self.epoch = epoch
+        self.step = step
+
+    def __reduce__(self):  # picklable with its keyword-only fields
+        return (_rebuild_divergence, (str(self), self.epoch, self.step))
+
+
+def _rebuild_divergence(message: str, epoch: int, step: int | None) -> DivergenceError:
+    return DivergenceError(message, epoch=epoch, step=step)
