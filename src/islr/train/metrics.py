@@ -30,16 +30,15 @@ def true_class_rank(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
 
     The rank counts the other classes scoring higher than **or equal to** the true class, so a
     constant row ranks the true class last. A row holding any NaN or infinite score has no
-    meaningful order: its rank is the number of classes (never within any top-k).
+    meaningful order: its rank is the largest int64 (never within any top-k).
     """
     logits = np.asarray(logits, dtype=np.float64)
     labels = np.asarray(labels, dtype=np.int64)
-    n, num_classes = logits.shape
-    rows = np.arange(n)
+    rows = np.arange(len(logits))
     true_score = logits[rows, labels]
     rank = (logits >= true_score[:, None]).sum(axis=1) - 1  # minus the true class itself
     finite = np.isfinite(logits).all(axis=1)
-    return np.where(finite, rank, num_classes)
+    return np.where(finite, rank, np.iinfo(np.int64).max)
 
 
 def classification_metrics(logits: np.ndarray, labels: np.ndarray) -> dict[str, float]:
