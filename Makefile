@@ -10,7 +10,7 @@ PYTEST_WORKERS ?= 2
 DEMO_DATA ?= data/synthetic
 
 .DEFAULT_GOAL := help
-.PHONY: help install train test test-tf test-jax lint format bench clean data preprocess
+.PHONY: help install extract-env train test test-tf test-jax lint format bench clean data preprocess
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -19,10 +19,15 @@ $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; v = sys.version_info; sys.exit(0 if (3, 11) <= v[:2] <= (3, 13) else "islr needs Python 3.11-3.13, found %d.%d" % v[:2])'
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev,jax]"
+	$(PY) -m pip install --quiet -e ".[dev,jax,cluster]"
+	$(BIN)/islr-extract --setup --quiet
 	touch $(STAMP)
 
-install: $(STAMP) ## Create .venv and install islr with dev and jax extras
+install: $(STAMP) ## Create .venv: islr with dev, jax and cluster extras, and MediaPipe's own env
+
+extract-env: ## (Re)create MediaPipe's extraction environment (.venv/islr-mediapipe)
+	test -x $(BIN)/islr-extract || $(MAKE) install
+	$(BIN)/islr-extract --setup
 
 data: install ## Generate the synthetic demo data set if absent
 	$(BIN)/islr-synth --out $(DEMO_DATA) --preset demo --if-missing

@@ -1,8 +1,11 @@
-"""``islr-predict``: top-k signs for landmark parquet files with a .tflite or .keras model.
+"""``islr-predict``: top-k signs for landmark files or videos, or live from a camera/video.
 
-Example::
+Examples::
 
     islr-predict exports/X/model_fp16.tflite data/synthetic/train_landmark_files --top-k 3
+    islr-predict exports/X/model_fp16.tflite my_clip.mp4 more_clips/ --output preds.csv
+    islr-predict exports/X/model_fp16.tflite --stream 0          # camera 0, sliding window
+    islr-predict exports/X/model_fp16.tflite --stream clip.mp4 --window 48 --every 4
 """
 
 from __future__ import annotations
@@ -16,38 +19,79 @@ from collections.abc import Sequence
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="islr-predict",
-        description="Predict signs for Kaggle-layout landmark parquet files.",
+        description="Predict signs for Kaggle-layout landmark parquet files and videos "
+        "(landmarks extracted with MediaPipe Holistic, see islr-extract), or live over a "
+        "sliding window of a camera or video stream (--stream).",
     )
     p.add_argument(
         "model", help=".tflite or .keras model, an export directory or a training run directory"
     )
-    p.add_argument("inputs", nargs="+", help="parquet files or directories (searched recursively)")
+    p.add_argument(
+        "inputs", nargs="*", help="parquet files, videos or directories (searched recursively)"
+    )
     p.add_argument("--top-k", type=int, default=5, help="signs listed per file (default 5)")
     p.add_argument("--output", help="also write the predictions to this CSV file")
     p.add_argument("--sign-map", help="sign map JSON (default: the one beside the model)")
     p.add_argument("--threads", type=int, default=1, help="TFLite interpreter threads")
+    video = p.add_argument_group("videos")
+    video.add_argument("--stream", metavar="SOURCE", help="camera index or video file: live mode")
+    video.add_argument("--window", type=int, default=64, help="frames per live prediction")
+    video.add_argument("--every", type=int, default=8, help="frames between live predictions")
+    video.add_argument("--stride", type=int, default=1, help="keep every k-th video frame")
+    video.add_argument("--mirror", action="store_true", help="flip video frames horizontally")
+    video.add_argument("--workers", type=int, default=1, help="video extraction processes")
     p.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    p.add_argument("--verbose", action="store_true", help="show tracebacks of errors")
     return p
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command; exit status 1 only when no file at all could be predicted."""
-    args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.WARNING if args.quiet else logging.INFO,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
-    if args.top_k < 1:
-        print(f"islr-predict: --top-k must be >= 1, got {args.top_k}", file=sys.stderr)
-        return 2
+def _stream(args: argparse.Namespace, predictor, settings) -> int:
+    from islr.export.predict import sign_names
+    from islr.export.stream import predict_stream
+
+    names = sign_names(predictor, args.sign_map)
+    count = 0
+    source = int(args.stream) if args.stream.isdigit() else args.stream
+    for pred in predict_stream(
+        predictor,
+        source,
+        names,
+        window=args.window,
+        every=args.every,
+        top_k=args.top_k,
+        settings=settings,
+    ):
+        count += 1
+        if pred.top:
+            tops = ", ".join(f"{sign} {prob:.3f}" for sign, _, prob in pred.top)
+        else:
+            tops = "(no hand in view)"
+        print(f"frame {pred.frame}\t{tops}", flush=True)
+    print(f"stream ended after {count} prediction(s)", file=sys.stderr)
+    return 0 if count else 1
+
+
+def run(args: argparse.Namespace) -> int:
+    """The command behind the parsed arguments (raises islr's errors)."""
+    from islr.data.video import HolisticSettings
     from islr.export.predict import load_predictor, predict_files
 
-    try:
-        predictor = load_predictor(args.model, num_threads=args.threads)
-        run = predict_files(predictor, args.inputs, top_k=args.top_k, sign_map=args.sign_map)
-    except (OSError, ValueError) as err:
-        print(f"islr-predict: {err}", file=sys.stderr)
-        return 1
+    if args.top_k < 1:
+        raise ValueError(f"--top-k must be >= 1, got {args.top_k}")
+    if not args.inputs and args.stream is None:
+        raise ValueError("give landmark files, videos or directories, or --stream SOURCE")
+    settings = HolisticSettings(stride=args.stride, mirror=args.mirror)
+    predictor = load_predictor(args.model, num_threads=args.threads)
+    if args.stream is not None:
+        return _stream(args, predictor, settings)
+    run = predict_files(
+        predictor,
+        args.inputs,
+        top_k=args.top_k,
+        sign_map=args.sign_map,
+        video_settings=settings,
+        video_workers=args.workers,
+    )
     for pred in run.predictions:
         tops = ", ".join(f"{sign} {prob:.3f}" for sign, _, prob in pred.top)
         print(f"{pred.path}\t{tops}")
@@ -60,6 +104,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         file=sys.stderr,
     )
     return 0 if run.predictions else 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command; exit status 1 on a known error or when nothing could be predicted."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.WARNING if args.quiet else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return run(args)
+    except (OSError, ValueError) as err:
+        if args.verbose:
+            raise
+        print(f"islr-predict: {err}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 
@@ -49,9 +50,8 @@ def _static_columns(n_frames: int) -> tuple[pa.Array, pa.Array]:
     return types, pa.array(np.tile(index, n_frames))
 
 
-def _kaggle_table(frames: np.ndarray, first_frame: int) -> pa.Table:
+def _kaggle_table(frames: np.ndarray, numbers: np.ndarray) -> pa.Table:
     n = frames.shape[0]
-    numbers = np.arange(first_frame, first_frame + n)
     blocks = [_row_id_block(int(f)) for f in numbers]
     data = b"".join(b for b, _ in blocks)
     lengths = np.concatenate([ln for _, ln in blocks])
@@ -76,25 +76,43 @@ def _kaggle_table(frames: np.ndarray, first_frame: int) -> pa.Table:
     )
 
 
-def write_landmark_file(path: str | Path, frames: np.ndarray, first_frame: int = 0) -> None:
+def write_landmark_file(
+    path: str | Path,
+    frames: np.ndarray,
+    first_frame: int = 0,
+    frame_numbers: Sequence[int] | None = None,
+) -> None:
     """Write ``frames [T, 543, 3]`` as a Kaggle landmark parquet file.
 
-    Frame numbers run from ``first_frame``; NaN marks landmarks that were not detected. The file
+    Frame numbers are ``frame_numbers`` (increasing, e.g. the decoded indices of a strided
+    video) or run from ``first_frame``; NaN marks landmarks that were not detected. The file
     appears atomically (temporary name, then rename).
 
     Raises:
-        ValueError: ``frames`` is not ``[T, 543, 3]`` with ``T >= 1``.
+        ValueError: ``frames`` is not ``[T, 543, 3]`` with ``T >= 1``, or the frame numbers do
+            not fit the Kaggle ``int16`` column or are not strictly increasing.
     """
     frames = np.asarray(frames, dtype=np.float64)
     if frames.ndim != 3 or frames.shape[1:] != (N_LANDMARKS, 3) or frames.shape[0] < 1:
         raise ValueError(f"frames must have shape [T>=1, {N_LANDMARKS}, 3], got {frames.shape}")
+    n = frames.shape[0]
+    if frame_numbers is None:
+        numbers = np.arange(first_frame, first_frame + n, dtype=np.int64)
+    else:
+        numbers = np.asarray(frame_numbers, dtype=np.int64)
+        if numbers.shape != (n,) or (n > 1 and not (np.diff(numbers) > 0).all()):
+            raise ValueError(f"frame_numbers must be {n} strictly increasing integers")
+    if numbers[0] < 0 or numbers[-1] > np.iinfo(np.int16).max:
+        raise ValueError(
+            f"frame numbers {numbers[0]}..{numbers[-1]} do not fit the Kaggle int16 frame column"
+        )
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
     try:
         # Dictionary-encode the repetitive columns only: the unique row ids would waste time.
         pq.write_table(
-            _kaggle_table(frames, first_frame), tmp,
+            _kaggle_table(frames, numbers), tmp,
             use_dictionary=["frame", "type", "landmark_index"],
             write_statistics=False,
         )  # fmt: skip

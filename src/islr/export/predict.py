@@ -13,6 +13,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from islr.data.reader import LandmarkFileError, read_landmark_file, read_sign_map
+from islr.data.video import HolisticSettings, ensure_python, extract_clips, is_video
 from islr.export.exporter import INFERENCE_KERAS, find_sign_map
 from islr.export.inference import (
     CHECKPOINT,
@@ -111,25 +112,37 @@ class PredictionRun:
                     writer.writerow([pred.path, rank, sign, index, f"{prob:.6f}"])
 
 
-def collect_parquet_files(inputs: Iterable[str | Path]) -> tuple[list[Path], list[tuple[str, str]]]:
-    """Expand files and directories (recursive ``*.parquet``); missing paths become failures."""
+def collect_inputs(
+    inputs: Iterable[str | Path],
+) -> tuple[list[Path], list[Path], list[tuple[str, str]]]:
+    """Landmark files and videos under ``inputs`` (directories searched recursively).
+
+    Returns:
+        (parquet files, video files, failures as (path, why)); a file given by name that is not
+        a video counts as a landmark file (the reader then says what is wrong with it).
+    """
     files: list[Path] = []
+    videos: list[Path] = []
     failures: list[tuple[str, str]] = []
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            found = sorted(path.rglob("*.parquet"))
-            if not found:
-                failures.append((str(path), "directory holds no .parquet files"))
-            files.extend(found)
+            found = sorted(p for p in path.rglob("*") if p.is_file())
+            parquet = [p for p in found if p.suffix == ".parquet"]
+            clips = [p for p in found if is_video(p)]
+            if not parquet and not clips:
+                failures.append((str(path), "directory holds no .parquet or video files"))
+            files.extend(parquet)
+            videos.extend(clips)
         elif path.is_file():
-            files.append(path)
+            (videos if is_video(path) else files).append(path)
         else:
             failures.append((str(path), "no such file or directory"))
-    return files, failures
+    return files, videos, failures
 
 
-def _sign_names(predictor: Predictor, sign_map: str | Path | None) -> list[str]:
+def sign_names(predictor: Predictor, sign_map: str | Path | None = None) -> list[str]:
+    """Class index -> sign name for ``predictor`` (``sign_map``, else the map beside it)."""
     where = sign_map if sign_map is not None else find_sign_map(predictor.path)
     if where is None:
         log.warning("no sign map beside %s; naming classes by index", predictor.path)
@@ -146,6 +159,15 @@ def _sign_names(predictor: Predictor, sign_map: str | Path | None) -> list[str]:
     return names
 
 
+def top_signs(
+    predictor: Predictor, frames: np.ndarray, names: Sequence[str], top_k: int
+) -> list[tuple[str, int, float]]:
+    """The ``top_k`` (sign, class index, probability) of one clip ``[T, 543, 3]``, best first."""
+    probs = to_probabilities(predictor(frames))
+    order = np.argsort(-probs, kind="stable")[:top_k]
+    return [(names[i], int(i), float(probs[i])) for i in order]
+
+
 def predict_files(
     model: str | Path | Predictor,
     inputs: Sequence[str | Path],
@@ -153,24 +175,35 @@ def predict_files(
     top_k: int = 5,
     sign_map: str | Path | None = None,
     progress: bool | None = None,
+    video_settings: HolisticSettings | None = None,
+    video_workers: int | None = 1,
 ) -> PredictionRun:
-    """Top-k signs with probabilities for every parquet file in ``inputs``.
+    """Top-k signs with probabilities for every parquet file and video in ``inputs``.
 
-    A file that cannot be read (:class:`~islr.data.LandmarkFileError`) or predicted is logged,
-    recorded in ``failures`` and skipped; the rest are still predicted.
+    Videos are turned into landmarks with MediaPipe Holistic first (as ``islr-extract`` does).
+    A file that cannot be read (:class:`~islr.data.LandmarkFileError`), a video that yields no
+    landmarks, or a clip that cannot be predicted is logged, recorded in ``failures`` and
+    skipped; the rest are still predicted.
 
     Args:
         model: see :func:`load_predictor`, or a loaded :class:`Predictor`.
-        inputs: parquet files and/or directories (searched recursively).
+        inputs: parquet files, videos and/or directories (searched recursively).
         top_k: signs listed per file.
         sign_map: sign map JSON; default: the one beside the model.
         progress: show a progress bar (default: when stderr is a terminal).
+        video_settings: how frames are taken from videos (stride, mirroring, ...).
+        video_workers: extraction processes for videos.
+
+    Raises:
+        ExtractionEnvironmentError: videos were given but MediaPipe's environment is missing.
     """
     if top_k < 1:
         raise ValueError(f"top_k must be >= 1, got {top_k}")
     predictor = model if isinstance(model, Predictor) else load_predictor(model)
-    names = _sign_names(predictor, sign_map)
-    files, failures = collect_parquet_files(inputs)
+    names = sign_names(predictor, sign_map)
+    files, videos, failures = collect_inputs(inputs)
+    if videos:
+        ensure_python()  # before any work: a missing environment is one clear error
     run = PredictionRun(failures=list(failures))
     for path, why in failures:
         log.warning("skipped %s: %s", path, why)
@@ -187,24 +220,44 @@ def predict_files(
             log.warning("skipped %s: %s", path, why)
             run.failures.append((str(path), why))
             continue
-        try:
-            probs = to_probabilities(predictor(frames))
-        except Exception as exc:  # one odd file must not stop a batch of thousands
-            log.warning("skipped %s: prediction failed (%s)", path, exc)
-            run.failures.append((str(path), f"prediction failed ({exc})"))
-            continue
-        order = np.argsort(-probs, kind="stable")[:top_k]
-        top = [(names[i], int(i), float(probs[i])) for i in order]
-        run.predictions.append(FilePrediction(str(path), int(frames.shape[0]), top))
+        _predict_one(run, predictor, str(path), frames, names, top_k)
+    if videos:
+        clips = extract_clips(videos, video_settings, workers=video_workers)
+        for clip in tqdm(clips, total=len(videos), desc="videos", unit="clip", disable=not show):
+            if clip.error is not None:
+                log.warning("skipped %s: %s", clip.video, clip.error)
+                run.failures.append((str(clip.video), clip.error))
+                continue
+            assert clip.frames is not None
+            _predict_one(run, predictor, str(clip.video), clip.frames, names, top_k)
     return run
+
+
+def _predict_one(
+    run: PredictionRun,
+    predictor: Predictor,
+    path: str,
+    frames: np.ndarray,
+    names: Sequence[str],
+    top_k: int,
+) -> None:
+    try:
+        top = top_signs(predictor, frames, names, top_k)
+    except Exception as exc:  # one odd file must not stop a batch of thousands
+        log.warning("skipped %s: prediction failed (%s)", path, exc)
+        run.failures.append((path, f"prediction failed ({exc})"))
+        return
+    run.predictions.append(FilePrediction(path, int(frames.shape[0]), top))
 
 
 __all__ = [
     "FilePrediction",
     "PredictionRun",
     "Predictor",
-    "collect_parquet_files",
+    "collect_inputs",
     "load_predictor",
     "predict_files",
+    "sign_names",
     "to_probabilities",
+    "top_signs",
 ]
