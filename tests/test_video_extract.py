@@ -138,7 +138,7 @@ def test_killed_run_leaves_no_half_file_and_resumes(real_videos_dir, tmp_path) -
     assert len(read_train_csv(out)) == 4
 
 
-# --- labels, ids, sign maps ------------------------------------------------------------------------
+# --- labels, ids, sign maps ---------------------------------------------------------------------
 def test_participant_and_sequence_ids(tmp_path) -> None:
     for signer in ("31", "alice"):
         (tmp_path / signer / "hello").mkdir(parents=True)
@@ -187,8 +187,10 @@ def test_cli_with_manifest_and_kaggle_sign_map(tmp_path, real_videos_dir) -> Non
     kaggle_map = real_videos_dir.parent / "sign_to_prediction_index_map.json"
     out = tmp_path / "root"
     result = subprocess.run(
-        [str(BIN / "islr-extract"), "--manifest", str(manifest), "--out", str(out)]
-        + ["--sign-map", str(kaggle_map), "--max-frames", "4", "--stride", "2", "-q"],
+        [
+            *(str(BIN / "islr-extract"), "--manifest", str(manifest), "--out", str(out)),
+            *("--sign-map", str(kaggle_map), "--max-frames", "4", "--stride", "2", "-q"),
+        ],
         capture_output=True,
         text=True,
         timeout=300,
@@ -201,7 +203,7 @@ def test_cli_with_manifest_and_kaggle_sign_map(tmp_path, real_videos_dir) -> Non
     assert sorted(table.frame.unique()) == [0, 2, 4, 6]  # strided: decoded frame numbers
 
 
-# --- bad videos and errors -------------------------------------------------------------------------
+# --- bad videos and errors -----------------------------------------------------------------------
 def test_bad_videos_are_skipped_with_reasons(tmp_path, real_videos_dir) -> None:
     folder = tmp_path / "videos" / "hello"
     folder.mkdir(parents=True)
@@ -250,7 +252,7 @@ def test_cli_errors_are_one_line(tmp_path) -> None:
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-# --- shards on a real Hydra launcher ---------------------------------------------------------------
+# --- shards on a real Hydra launcher -------------------------------------------------------------
 def test_shards_with_the_joblib_launcher_cover_the_work_list(tmp_path, real_videos_dir) -> None:
     videos = _some_videos(real_videos_dir, 3)
     listing = ",".join(json.dumps(str(v)) for v in videos)
