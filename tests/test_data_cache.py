@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -168,3 +171,99 @@ def test_cli(small_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert preprocess_main(args) == 0
     assert "cache reused" in capsys.readouterr().out
     assert preprocess_main([*args[:4], "--folds", "9", "--quiet"]) == 2
+
+
+# --- concurrency and corruption -----------------------------------------------------------------
+def _holders_of(lock: Path, pids: list[int]) -> int:
+    """How many of ``pids`` have ``lock`` open (Linux /proc)."""
+    count = 0
+    for pid in pids:
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                if os.readlink(f"/proc/{pid}/fd/{fd}") == str(lock):
+                    count += 1
+                    break
+            except OSError:
+                pass
+    return count
+
+
+def test_three_concurrent_builders_build_once(tiny_root: Path, tmp_path: Path) -> None:
+    """Three islr-preprocess processes started on one fresh cache: one builds, two wait and
+    reuse it. The test holds the lock until all three are waiting on it, so they really race."""
+    if not Path("/proc/self/fd").is_dir():
+        pytest.skip("needs /proc to see the processes wait on the lock")
+    cache_dir = tmp_path / "cache"
+    cmd = [sys.executable, "-m", "islr.cli.preprocess", "--root", str(tiny_root),
+           "--cache", str(cache_dir), "--workers", "1", "--quiet"]  # fmt: skip
+    with cache_mod.cache_lock(cache_dir):
+        procs = [
+            subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for _ in range(3)
+        ]
+        deadline = time.monotonic() + 60
+        while _holders_of(cache_dir / ".lock", [p.pid for p in procs]) < 3:
+            assert time.monotonic() < deadline, "the builders never reached the lock"
+            assert all(p.poll() is None for p in procs), [p.communicate() for p in procs]
+            time.sleep(0.05)
+    outputs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0], outputs
+    stdout = [out for out, _ in outputs]
+    assert sum("cache built: 200 sequences" in s for s in stdout) == 1, stdout
+    assert sum("cache reused: 200 sequences" in s for s in stdout) == 2, stdout
+    assert sum("waiting" in err for _, err in outputs) == 3
+    cache = open_cache(cache_dir)
+    assert len(cache) == 200 and cache.lengths.sum() == cache.points.shape[0]
+    leftovers = [
+        p.name for p in cache_dir.iterdir() if p.name.startswith(".") and p.name != ".lock"
+    ]
+    assert not leftovers and not (cache_dir / "shards").exists()
+
+
+def test_truncated_or_corrupt_cache_is_detected_and_rebuilt(small_root: Path, tmp_path: Path):
+    cache_dir = tmp_path / "cache"
+    build_cache(small_root, cache_dir, num_folds=3, workers=1, progress=False)
+    good = np.array(open_cache(cache_dir).points)
+    points = cache_dir / "points.npy"
+    size = points.stat().st_size
+    with open(points, "r+b") as f:
+        f.truncate(size - 1000)
+    with pytest.raises(CacheError) as err:
+        open_cache(cache_dir)
+    assert "points.npy" in str(err.value) and "\n" not in str(err.value)
+    assert "truncated" in str(err.value)
+    # Rebuilding off: a one-line error; on (the default): rebuilt, whatever the fingerprint says.
+    with pytest.raises(CacheError, match=r"points\.npy.*rebuild=False"):
+        ensure_cache(small_root, cache_dir, rebuild=False, num_folds=3, progress=False)
+    cache = ensure_cache(small_root, cache_dir, num_folds=3, workers=1, progress=False)
+    np.testing.assert_array_equal(np.array(cache.points), good)
+    assert points.stat().st_size == size
+
+    # Same size, other content: the small arrays are hashed.
+    labels = cache_dir / "labels.npy"
+    raw = bytearray(labels.read_bytes())
+    raw[-1] ^= 0xFF
+    labels.write_bytes(bytes(raw))
+    with pytest.raises(CacheError, match=r"labels\.npy: content changed"):
+        open_cache(cache_dir)
+    report = build_cache(small_root, cache_dir, num_folds=3, workers=1, progress=False)
+    assert report.rebuilt
+    assert open_cache(cache_dir).labels.tolist() == read_train_csv(small_root)["label"].tolist()
+
+    # A garbled meta.json is corrupt too, and rebuilt.
+    (cache_dir / "meta.json").write_text("{not json")
+    assert build_cache(small_root, cache_dir, num_folds=3, workers=1, progress=False).rebuilt
+    assert len(open_cache(cache_dir)) == 12
+
+
+def test_a_later_job_does_not_rebuild_an_up_to_date_cache(small_root: Path, tmp_path: Path):
+    cache_dir = tmp_path / "cache"
+    build_cache(small_root, cache_dir, num_folds=3, workers=1, progress=False)
+    stamp = (cache_dir / "points.npy").stat().st_mtime_ns
+    assert not build_cache(small_root, cache_dir, num_folds=3, workers=1, progress=False).rebuilt
+    ensure_cache(small_root, cache_dir, num_folds=3, workers=1, progress=False)
+    assert (cache_dir / "points.npy").stat().st_mtime_ns == stamp

@@ -13,24 +13,39 @@ The build reads files in parallel chunks; each chunk is written as an atomic sha
 interrupted build resumes without re-reading finished chunks. A cache is rebuilt when its source
 (``train.csv`` content, each file's size and mtime) or recipe settings change, reused otherwise;
 changing only the fold settings re-assigns folds without reading any file.
+
+Safe under concurrency and failure:
+
+- one writer at a time across processes: building, checking and opening hold an exclusive
+  ``flock`` on ``<cache_dir>/.lock``; a job that starts while another builds waits, then finds
+  the cache up to date and reuses it;
+- every file is written under a unique temporary name and renamed into place only once all of
+  them are complete, ``meta.json`` last (its presence means "complete"): a build that fails part
+  way (a full disk, a kill) leaves the previous cache intact, or none;
+- ``meta.json`` records each file's size and the SHA-256 of the small arrays: a truncated or
+  corrupt cache is detected on open and rebuilt when rebuilding is allowed.
 """
 
 from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 import logging
 import os
 import shutil
 import time
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from islr.atomic_io import atomic_path, temp_sibling, write_text_atomic
 from islr.data._util import default_workers, mp_context
 from islr.data._util import progress as progress_bar
 from islr.data.folds import assign_folds
@@ -53,6 +68,7 @@ __all__ = [
     "CacheReport",
     "LandmarkCache",
     "build_cache",
+    "cache_lock",
     "ensure_cache",
     "open_cache",
 ]
@@ -62,6 +78,7 @@ log = logging.getLogger(__name__)
 CACHE_FORMAT = 1  # bump when the on-disk layout or what is stored changes
 CHUNK_FILES = 64  # files per shard: fixed, so a restart with other workers reuses shards
 _ARRAYS = ("offsets", "labels", "participant_ids", "sequence_ids", "folds")
+_LOCK_NAME = ".lock"
 _POINTS = np.asarray(POINT_INDICES, dtype=np.int64)
 
 
@@ -125,11 +142,14 @@ class LandmarkCache:
                 f"{self.cache_dir}: cache format {self.meta.get('format')!r} is not the current "
                 f"format {CACHE_FORMAT}; rebuild it"
             )
+        _verify_files(self.cache_dir, self.meta)
         try:
             self.points = np.load(self.cache_dir / "points.npy", mmap_mode="r")
             arrays = {name: np.load(self.cache_dir / f"{name}.npy") for name in _ARRAYS}
-        except (OSError, ValueError) as exc:
-            raise CacheError(f"{self.cache_dir}: incomplete or corrupt cache ({exc})") from None
+        except (OSError, ValueError, EOFError) as exc:
+            raise CacheError(
+                f"{self.cache_dir}: incomplete or corrupt cache ({exc}); rebuild it"
+            ) from None
         self.offsets: np.ndarray = arrays["offsets"]
         self.labels: np.ndarray = arrays["labels"]
         self.participant_ids: np.ndarray = arrays["participant_ids"]
@@ -185,9 +205,55 @@ def _read_meta(cache_dir: Path) -> dict[str, Any] | None:
     if not path.is_file():
         return None
     try:
-        return json.loads(path.read_text("utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        meta = json.loads(path.read_text("utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError, OSError) as exc:
         raise CacheError(f"{path}: corrupt meta.json ({exc}); rebuild the cache") from None
+    if not isinstance(meta, dict):
+        raise CacheError(f"{path}: corrupt meta.json (not an object); rebuild the cache")
+    return meta
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _describe_files(cache_dir: Path) -> dict[str, dict[str, Any]]:
+    """Size of every cache file, and the SHA-256 of the small ones (recorded in meta.json)."""
+    files: dict[str, dict[str, Any]] = {
+        "points.npy": {"size": (cache_dir / "points.npy").stat().st_size}
+    }
+    for name in _ARRAYS:
+        path = cache_dir / f"{name}.npy"
+        files[path.name] = {"size": path.stat().st_size, "sha256": _sha256(path)}
+    return files
+
+
+def _verify_files(cache_dir: Path, meta: dict[str, Any]) -> None:
+    """Raise :class:`CacheError` if a file differs from what ``meta.json`` recorded.
+
+    Sizes catch truncation (the points file is too large to hash on every open); the small
+    arrays' hashes catch any change to them. Caches written before sizes were recorded are
+    only checked for consistent shapes.
+    """
+    for name, want in (meta.get("files") or {}).items():
+        path = cache_dir / name
+        try:
+            size = path.stat().st_size
+        except OSError:
+            raise CacheError(f"{path}: missing; incomplete or corrupt cache, rebuild it") from None
+        if size != want.get("size"):
+            raise CacheError(
+                f"{path}: {size} bytes, the cache recorded {want.get('size')} (truncated or "
+                "corrupt); rebuild it"
+            )
+        if "sha256" in want and _sha256(path) != want["sha256"]:
+            raise CacheError(
+                f"{path}: content changed since the cache was built (corrupt); rebuild it"
+            )
 
 
 # ------------------------------------------------------------------------------------------
@@ -243,10 +309,9 @@ def _read_chunk(job: tuple[str, list[str]]) -> tuple[str, np.ndarray, list[str]]
             errors.append(f"{type(exc).__name__}: {exc}")
     points = np.concatenate(parts) if parts else np.zeros((0, N_POINTS, 3), np.float32)
     lengths_arr = np.asarray(lengths, dtype=np.int64)
-    tmp = Path(shard + ".tmp")
-    with open(tmp, "wb") as f:
+    # Unique temporary name, then rename: a shard file is either complete or absent.
+    with atomic_path(shard, suffix=".npz") as tmp, open(tmp, "wb") as f:
         np.savez(f, points=points, lengths=lengths_arr, errors=np.asarray(errors, dtype=str))
-    os.replace(tmp, shard)  # atomic: a shard file is either complete or absent
     return shard, lengths_arr, errors
 
 
@@ -255,13 +320,39 @@ def _shard_index(shard: str) -> tuple[np.ndarray, list[str]] | None:
     try:
         with np.load(shard) as z:
             return z["lengths"], [str(e) for e in z["errors"]]
-    except (OSError, ValueError, KeyError):
+    except Exception:  # a damaged zip raises many types (BadZipFile, EOFError, ...): re-read it
         return None
 
 
 def _shard_points(shard: str) -> np.ndarray:
     with np.load(shard) as z:
         return z["points"]
+
+
+@contextmanager
+def cache_lock(cache_dir: str | Path) -> Iterator[None]:
+    """Hold the cache folder's exclusive lock (``<cache_dir>/.lock``, ``fcntl.flock``).
+
+    Other processes building, checking or opening the same cache wait here; the lock is released
+    by the kernel if the holder dies, so a killed builder never blocks the next one.
+    """
+    cache_dir = Path(cache_dir)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no cross-process lock
+        yield
+        return
+    fd = os.open(cache_dir / _LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.info("%s: another process is building or checking this cache; waiting", cache_dir)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def build_cache(
@@ -277,6 +368,9 @@ def build_cache(
 ) -> CacheReport:
     """Build (or reuse) the preprocessing cache of the data set at ``root``.
 
+    Safe to call from several processes at once: one builds while the others wait, then reuse
+    its result.
+
     Args:
         root: Kaggle-layout data root (``train.csv``, ``train_landmark_files/``, sign map).
         cache_dir: output folder.
@@ -284,7 +378,8 @@ def build_cache(
         workers: reader processes (default: CPU count; 1 = in this process).
         force: rebuild even if an up-to-date cache exists.
         rebuild: if False, an existing cache built from other data or settings raises
-            :class:`CacheMismatchError` instead of being rebuilt (a missing one is still built).
+            :class:`CacheMismatchError`, and a corrupt one :class:`CacheError`, instead of being
+            rebuilt (a missing one is still built).
         progress: tqdm bar when stderr is a terminal.
 
     Returns:
@@ -295,44 +390,99 @@ def build_cache(
         DataError: ``train.csv``/sign map problems, or when no file at all could be read.
     """
     t0 = time.perf_counter()
-    root, cache_dir = Path(root), Path(cache_dir)
+    cache_dir = Path(cache_dir)
+    plan = _plan(Path(root), cache_dir, num_folds, fold_seed)
+    with cache_lock(cache_dir):
+        return _build_locked(plan, workers=workers, force=force, rebuild=rebuild,
+                             progress=progress, t0=t0)  # fmt: skip
+
+
+@dataclass
+class _Plan:
+    """What a cache of ``root`` must hold (computed before taking the lock)."""
+
+    root: Path
+    cache_dir: Path
+    df: Any
+    abs_paths: list[str]
+    stamps: list[str]
+    source: dict[str, str]
+    recipe: dict[str, Any]
+    num_folds: int
+    fold_seed: int
+
+
+def _plan(root: Path, cache_dir: Path, num_folds: int, fold_seed: int) -> _Plan:
     sign_map = _root_sign_map(root)
     df = read_train_csv(root, sign_map)
     abs_paths = [str(resolve_path(root, p)) for p in df["path"]]
     stamps = [_file_stamp(Path(p)) for p in abs_paths]
     source = _fingerprint(root / TRAIN_CSV_FILENAME, stamps, list(df["path"]))
+    if df["participant_id"].nunique() < num_folds:
+        raise DataError(
+            f"{root / TRAIN_CSV_FILENAME}: {df['participant_id'].nunique()} participant(s) "
+            f"cannot make {num_folds} folds (num_folds)"
+        )
     recipe = _recipe(num_folds, fold_seed, sign_map)
+    return _Plan(root, cache_dir, df, abs_paths, stamps, source, recipe, num_folds, fold_seed)
 
-    old = _read_meta(cache_dir) if cache_dir.is_dir() else None
+
+def _build_locked(
+    plan: _Plan, *, workers: int | None, force: bool, rebuild: bool, progress: bool, t0: float
+) -> CacheReport:
+    """:func:`build_cache` with the cache lock held."""
+    cache_dir, source, recipe = plan.cache_dir, plan.source, plan.recipe
+    _remove_debris(cache_dir)
+    try:
+        old = _read_meta(cache_dir)
+        corrupt = None
+    except CacheError as exc:
+        old, corrupt = None, str(exc)
     if old is not None and not rebuild:
         problems = _mismatch(old, source, recipe)
         if problems:
             raise CacheMismatchError(
                 f"{cache_dir}: built with other settings ({'; '.join(problems)}) and rebuild=False"
             )
-    if df["participant_id"].nunique() < num_folds:
-        raise DataError(
-            f"{root / TRAIN_CSV_FILENAME}: {df['participant_id'].nunique()} participant(s) "
-            f"cannot make {num_folds} folds (num_folds)"
-        )
     if old is not None and not force and old.get("source") == source:
         same = {k: old.get(k) for k in recipe} == recipe
         data_same = all(old.get(k) == recipe[k] for k in ("format", "point_indices", "sign_map"))
         if same or data_same:
-            if not same:  # only the folds changed: re-assign them, no file is read again
-                _refold(cache_dir, old, num_folds, fold_seed)
-                log.info("re-assigned %d folds (seed %d) in %s", num_folds, fold_seed, cache_dir)
-            return CacheReport(
-                cache_dir=cache_dir,
-                n_sequences=len(np.load(cache_dir / "labels.npy", mmap_mode="r")),
-                n_frames=int(np.load(cache_dir / "offsets.npy", mmap_mode="r")[-1]),
-                skipped=[tuple(s) for s in old.get("skipped", [])],
-                rebuilt=False,
-                seconds=time.perf_counter() - t0,
-            )
+            try:
+                cache = LandmarkCache(cache_dir)  # verifies sizes, hashes and shapes
+            except CacheError as exc:
+                corrupt = str(exc)
+            else:
+                if not same:  # only the folds changed: re-assign them, no file is read again
+                    _refold(cache_dir, old, plan.num_folds, plan.fold_seed)
+                    log.info("re-assigned %d folds (seed %d) in %s", plan.num_folds,
+                             plan.fold_seed, cache_dir)  # fmt: skip
+                return CacheReport(
+                    cache_dir=cache_dir,
+                    n_sequences=len(cache),
+                    n_frames=int(cache.offsets[-1]),
+                    skipped=[tuple(s) for s in old.get("skipped", [])],
+                    rebuilt=False,
+                    seconds=time.perf_counter() - t0,
+                )
+    if corrupt is not None:
+        if not rebuild and not force:
+            raise CacheError(f"{corrupt} (not rebuilt: rebuild=False)") from None
+        log.warning("%s -- rebuilding the cache", corrupt)
+    return _build_files(plan, workers=workers, progress=progress, t0=t0)
 
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    (cache_dir / "meta.json").unlink(missing_ok=True)  # the cache is incomplete from now on
+
+def _remove_debris(cache_dir: Path) -> None:
+    """Temporary files of a builder that was killed (only the lock holder writes any)."""
+    for folder in (cache_dir, cache_dir / "shards"):
+        if folder.is_dir():
+            for path in folder.glob(".*.tmp*"):
+                path.unlink(missing_ok=True)
+
+
+def _build_files(plan: _Plan, *, workers: int | None, progress: bool, t0: float) -> CacheReport:
+    """Read every file and publish a new cache (the lock is held)."""
+    cache_dir, df, abs_paths, stamps = plan.cache_dir, plan.df, plan.abs_paths, plan.stamps
     shard_dir = cache_dir / "shards"
     shard_dir.mkdir(exist_ok=True)
     jobs, cached = [], {}
@@ -376,37 +526,57 @@ def build_cache(
     skipped = [(str(df["path"].iloc[i]), errors[i]) for i in np.flatnonzero(~ok)]
     if not ok.any():
         first = f" (first: {skipped[0][0]}: {skipped[0][1]})" if skipped else ""
-        raise DataError(f"{root}: no landmark file could be read{first}")
+        raise DataError(f"{plan.root}: no landmark file could be read{first}")
     n_frames = int(lengths[ok].sum())
-    tmp_points = cache_dir / "points.tmp.npy"
-    out = np.lib.format.open_memmap(tmp_points, mode="w+", dtype=np.float32,
-                                    shape=(n_frames, N_POINTS, 3))  # fmt: skip
-    pos = 0
-    for shard, _ in jobs:
-        pts = _shard_points(shard)
-        out[pos : pos + len(pts)] = pts
-        pos += len(pts)
-    out.flush()
-    del out
-    os.replace(tmp_points, cache_dir / "points.npy")
     kept = df[ok]
     offsets = np.zeros(len(kept) + 1, dtype=np.int64)
     np.cumsum(lengths[ok], out=offsets[1:])
     pids = kept["participant_id"].to_numpy(np.int64)
-    np.save(cache_dir / "offsets.npy", offsets)
-    np.save(cache_dir / "labels.npy", kept["label"].to_numpy(np.int32))
-    np.save(cache_dir / "participant_ids.npy", pids)
-    np.save(cache_dir / "sequence_ids.npy", kept["sequence_id"].to_numpy(np.int64))
-    np.save(cache_dir / "folds.npy", _folds(pids, num_folds, fold_seed, cache_dir))
-    with open(cache_dir / "skipped.csv", "w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
+    arrays = {
+        "offsets": offsets,
+        "labels": kept["label"].to_numpy(np.int32),
+        "participant_ids": pids,
+        "sequence_ids": kept["sequence_id"].to_numpy(np.int64),
+        "folds": _folds(pids, plan.num_folds, plan.fold_seed, cache_dir),
+    }
+
+    # Every file goes to a unique temporary name first; only when all are complete is the old
+    # cache unpublished (meta.json removed), the files renamed over it and meta.json written.
+    staged: dict[str, Path] = {}
+    try:
+        staged["points.npy"] = tmp = temp_sibling(cache_dir / "points.npy", ".npy")
+        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32,
+                                        shape=(n_frames, N_POINTS, 3))  # fmt: skip
+        pos = 0
+        for shard, _ in jobs:
+            pts = _shard_points(shard)
+            out[pos : pos + len(pts)] = pts
+            pos += len(pts)
+        out.flush()
+        del out
+        for name, array in arrays.items():
+            staged[f"{name}.npy"] = tmp = temp_sibling(cache_dir / f"{name}.npy", ".npy")
+            with open(tmp, "wb") as f:
+                np.save(f, array)
+        text = io.StringIO(newline="")
+        writer = csv.writer(text)
         writer.writerow(["path", "reason"])
         writer.writerows(skipped)
-    meta = dict(recipe)
+        staged["skipped.csv"] = tmp = temp_sibling(cache_dir / "skipped.csv")
+        tmp.write_text(text.getvalue(), "utf-8")
+        for tmp in staged.values():
+            _fsync(tmp)
+        (cache_dir / "meta.json").unlink(missing_ok=True)  # unpublish the old cache
+        for name, tmp in staged.items():
+            os.replace(tmp, cache_dir / name)
+    finally:
+        for tmp in staged.values():
+            tmp.unlink(missing_ok=True)
+    meta = dict(plan.recipe)
     meta.update(
         {
-            "source": source,
-            "root": str(root),
+            "source": plan.source,
+            "root": str(plan.root),
             "n_sequences": len(kept),
             "n_frames": n_frames,
             "skipped": [list(s) for s in skipped],
@@ -420,6 +590,11 @@ def build_cache(
     return report
 
 
+def _fsync(path: Path) -> None:
+    with open(path, "rb") as f:
+        os.fsync(f.fileno())
+
+
 def _folds(pids: np.ndarray, num_folds: int, fold_seed: int, cache_dir: Path) -> np.ndarray:
     try:
         return assign_folds(pids, num_folds, fold_seed)
@@ -428,17 +603,24 @@ def _folds(pids: np.ndarray, num_folds: int, fold_seed: int, cache_dir: Path) ->
 
 
 def _refold(cache_dir: Path, meta: dict, num_folds: int, fold_seed: int) -> None:
-    (cache_dir / "meta.json").unlink()
     pids = np.load(cache_dir / "participant_ids.npy")
-    np.save(cache_dir / "folds.npy", _folds(pids, num_folds, fold_seed, cache_dir))
-    meta = dict(meta, num_folds=int(num_folds), fold_seed=int(fold_seed))
-    _write_meta(cache_dir, meta)
+    folds = _folds(pids, num_folds, fold_seed, cache_dir)
+    tmp = temp_sibling(cache_dir / "folds.npy", ".npy")
+    try:
+        with open(tmp, "wb") as f:
+            np.save(f, folds)
+        _fsync(tmp)
+        (cache_dir / "meta.json").unlink()
+        os.replace(tmp, cache_dir / "folds.npy")
+    finally:
+        tmp.unlink(missing_ok=True)
+    _write_meta(cache_dir, dict(meta, num_folds=int(num_folds), fold_seed=int(fold_seed)))
 
 
 def _write_meta(cache_dir: Path, meta: dict) -> None:
-    tmp = cache_dir / "meta.json.tmp"
-    tmp.write_text(json.dumps(meta, indent=1), "utf-8")
-    os.replace(tmp, cache_dir / "meta.json")
+    """Publish the cache: ``meta.json`` with every file's size and the small arrays' hashes."""
+    meta = dict(meta, files=_describe_files(cache_dir))
+    write_text_atomic(cache_dir / "meta.json", json.dumps(meta, indent=1))
 
 
 def ensure_cache(
@@ -446,14 +628,31 @@ def ensure_cache(
 ) -> LandmarkCache:
     """Open the cache of ``root`` at ``cache_dir``, building it first if missing or stale.
 
+    The check, any (re)build and the opening happen under the cache's lock, so a concurrent
+    builder can never be caught half-way.
+
     Args:
         rebuild: if False, an existing cache built from other data or settings raises
-            :class:`CacheMismatchError` instead of being rebuilt (a missing one is still built).
+            :class:`CacheMismatchError` (a corrupt one :class:`CacheError`) instead of being
+            rebuilt (a missing one is still built).
         **build_kwargs: passed to :func:`build_cache` (num_folds, fold_seed, workers, ...).
     """
+    t0 = time.perf_counter()
     cache_dir = Path(cache_dir)
-    report = build_cache(root, cache_dir, rebuild=rebuild, **build_kwargs)
-    cache = open_cache(cache_dir)
+    plan = _plan(Path(root), cache_dir, int(build_kwargs.pop("num_folds", 5)),
+                 int(build_kwargs.pop("fold_seed", 0)))  # fmt: skip
+    with cache_lock(cache_dir):
+        report = _build_locked(
+            plan,
+            workers=build_kwargs.pop("workers", None),
+            force=bool(build_kwargs.pop("force", False)),
+            rebuild=rebuild,
+            progress=bool(build_kwargs.pop("progress", True)),
+            t0=t0,
+        )
+        if build_kwargs:
+            raise TypeError(f"ensure_cache: unexpected argument(s) {sorted(build_kwargs)}")
+        cache = open_cache(cache_dir)
     if not report.rebuilt:  # build_cache already logged a (re)build
         log.info("using up-to-date cache %s (%d sequences)", cache_dir, len(cache))
     return cache
