@@ -168,3 +168,49 @@ def test_round_trip_on_synthetic_dataset(export_dir, tiny_root) -> None:
     for pred in run.predictions:
         logits = keras_logits(net, read_landmark_file(pred.path))
         assert pred.top[0][1] == int(np.argmax(logits)), pred.path
+
+
+# --- videos (landmarks by the real MediaPipe Holistic, in its own environment) ------------------
+def test_videos_predict_like_their_extracted_landmark_files(
+    export_dir, real_videos_dir, tmp_path
+) -> None:
+    from islr.data.video import HolisticSettings, extract_dataset, find_videos
+    from islr.export import predict_files
+
+    videos = [real_videos_dir / "hello" / "hello_1.mp4", real_videos_dir / "up" / "up_1.mp4"]
+    broken = real_videos_dir / "face" / "face_1.mp4"
+    few = HolisticSettings(max_frames=8)
+    model = export_dir / "model_fp32.tflite"
+    run = predict_files(model, [*videos, broken], top_k=3, video_settings=few, video_workers=2)
+    assert [p.path for p in run.predictions] == [str(v) for v in videos]
+    assert all(p.frames == 8 for p in run.predictions)
+    assert run.failures == [(str(broken), run.failures[0][1])]
+    assert "zero frames" in run.failures[0][1]
+
+    root = tmp_path / "root"
+    clips = find_videos(videos)
+    extract_dataset(clips, root, settings=few, workers=1, progress=False)
+    from_files = predict_files(model, [root / c.relative_path for c in clips], top_k=3)
+    for a, b in zip(run.predictions, from_files.predictions, strict=True):
+        assert [s for s, _, _ in a.top] == [s for s, _, _ in b.top]
+        np.testing.assert_allclose([p for *_, p in a.top], [p for *_, p in b.top], rtol=1e-5)
+
+
+def test_cli_stream_from_a_video_file(export_dir, real_videos_dir, capsys) -> None:
+    from islr.cli.predict import main
+
+    video = real_videos_dir / "hello" / "hello_1.mp4"  # 54 frames
+    model = str(export_dir / "model_fp16.tflite")
+    code = main([model, "--stream", str(video), "--window", "30", "--every", "10", "--top-k", "2"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    lines = out.strip().splitlines()
+    assert [ln.split("\t")[0] for ln in lines] == [f"frame {n}" for n in (9, 19, 29, 39, 49)]
+    signs = set(_signs(export_dir))
+    for line in lines:
+        shown = line.split("\t")[1]
+        assert shown == "(no hand in view)" or all(
+            part.rsplit(" ", 1)[0] in signs for part in shown.split(", ")
+        )
+    assert main([model, "--stream", str(video.parent / "missing.mp4")]) == 1
+    assert "cannot open the video source" in capsys.readouterr().err

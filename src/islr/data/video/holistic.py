@@ -208,23 +208,30 @@ def stream_frames(
     )
     assert proc.stdout is not None
     produced = 0
+    ended = False  # the source ended (not the consumer stopping early)
     try:
         while True:
             line = proc.stdout.readline()
             if not line:
+                ended = True
                 break
             number = int(json.loads(line)["frame"])
             data = proc.stdout.read(_FRAME_BYTES)
             if len(data) != _FRAME_BYTES:
+                ended = True
                 break
             produced += 1
             yield number, np.frombuffer(data, dtype=np.float32).reshape(N_LANDMARKS, 3).copy()
     finally:
-        if proc.poll() is None:
+        if not ended:
             proc.terminate()
-        proc.wait()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
         proc.stdout.close()
         why = _last_line(log_file)
         log_file.close()
-        if produced == 0 and proc.returncode not in (0, -15):
-            raise ValueError(why or f"{source}: the stream produced no frame")
+    if proc.returncode != 0:
+        raise ValueError(why or f"{source}: the stream ended with exit status {proc.returncode}")
