@@ -13,6 +13,8 @@ import pytest
 
 from islr.cli.synth import main as synth_main
 from islr.data import LandmarkCache, generate_dataset, read_landmark_file, read_sign_map
+from islr.data.statistics import STATISTICS, sequence_statistics
+from islr.data.synthetic import PRESETS
 from islr.landmarks import GROUP_SLICES, LANDMARK_TYPES, REFERENCE_POINT
 
 
@@ -172,3 +174,100 @@ def test_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert synth_main([*args, "--if-missing"]) == 0
     assert "nothing to do" in capsys.readouterr().out
     assert synth_main(["--out", str(tmp_path / "x"), "--signs", "999", "--quiet"]) == 2
+
+
+# --- realism: sign-independent statistics vs the real Kaggle sample ---------------------------
+def _blank(n_frames: int) -> np.ndarray:
+    return np.full((n_frames, 543, 3), np.nan, dtype=np.float32)
+
+
+def _put_face(clip: np.ndarray, frame: int, centre: tuple[float, float], width: float) -> None:
+    """A face: every point at ``centre`` except points 234/454, ``width`` apart horizontally."""
+    clip[frame, :468] = [centre[0], centre[1], 0.0]
+    clip[frame, 234, 0] = centre[0] - width / 2
+    clip[frame, 454, 0] = centre[0] + width / 2
+
+
+def test_statistics_of_a_face_of_known_width_and_place() -> None:
+    clips = []
+    for k in range(10):  # one clip per face centre x = 0.30, 0.32, ..., 0.48
+        clip = _blank(3)
+        for f in range(3):
+            _put_face(clip, f, (0.30 + 0.02 * k, 0.6), width=0.25)
+        clips.append(clip)
+    stats = sequence_statistics(clips)
+    assert stats["face_width"] == pytest.approx(0.25, abs=1e-6)
+    # Centres 0.30..0.48 (the 234/454 pair is symmetric, so the mean stays at the centre):
+    # p10 = 0.318, p90 = 0.462.
+    assert stats["face_centre_spread_x"] == pytest.approx(0.144, abs=1e-5)
+    assert stats["face_centre_spread_y"] == pytest.approx(0.0, abs=1e-6)
+    assert stats["face_detected"] == 1.0
+    assert stats["pose_detected"] == 0.0
+    assert stats["no_hand_frames"] == 1.0 and stats["any_hand_detected"] == 0.0
+    assert np.isnan(stats["hand_to_face"])  # no hand anywhere: nothing to measure
+    assert stats["nose_jitter"] == 0.0  # a still face
+
+
+def test_statistics_of_hands_jitter_pose_and_missing_parts() -> None:
+    clip = _blank(5)
+    for f in range(4):  # no face in the last frame
+        _put_face(clip, f, (0.5 + [0.0, 0.01, 0.03, 0.06][f], 0.4), width=0.2)
+    # A left hand in frame 0 (box 0.3 x 0.4: diagonal 0.5), a right hand in frame 2 (0.12 x 0.16).
+    clip[0, 468:489] = [0.1, 0.5, 0.0]
+    clip[0, 468, :2] = [0.4, 0.9]
+    clip[2, 522:543] = [0.6, 0.6, 0.0]
+    clip[2, 530, :2] = [0.72, 0.76]
+    # Pose in every frame: 33 points at (0.5, 0.5) except 11 points at y = 1.5 and one at x < 0.
+    clip[:, 489:522] = [0.5, 0.5, -1.0]
+    clip[:, 500:511, 1] = 1.5
+    clip[:, 489, 0] = -0.2
+    stats = sequence_statistics([clip])
+    assert stats["face_width"] == pytest.approx(0.2, abs=1e-6)
+    assert stats["face_detected"] == pytest.approx(4 / 5)
+    assert stats["pose_detected"] == 1.0
+    assert stats["any_hand_detected"] == pytest.approx(2 / 5)
+    assert stats["no_hand_frames"] == pytest.approx(3 / 5)
+    # Hand diagonals 0.5 and 0.2 over a face width of 0.2: median of (2.5, 1.0).
+    assert stats["hand_to_face"] == pytest.approx(1.75, abs=1e-5)
+    # Nose steps 0.01, 0.02, 0.03 (the step into the face-less frame does not count) / 0.2.
+    assert stats["nose_jitter"] == pytest.approx(0.1, abs=1e-5)
+    assert stats["pose_outside"] == pytest.approx(12 / 66)
+
+
+def test_statistics_scale_with_the_image_but_ratios_do_not(tiny_root: Path) -> None:
+    clips = [
+        read_landmark_file(tiny_root / p) for p in pd.read_csv(tiny_root / "train.csv")["path"]
+    ]
+    base = sequence_statistics(clips)
+    halved = sequence_statistics([c * np.float32(0.5) for c in clips])
+    for name in ("face_width", "face_centre_spread_x", "face_centre_spread_y"):
+        assert halved[name] == pytest.approx(base[name] / 2, rel=1e-4)
+    for name in ("hand_to_face", "nose_jitter", "no_hand_frames", "face_detected"):
+        assert halved[name] == pytest.approx(base[name], rel=1e-4)
+    assert set(base) == set(STATISTICS)
+    with pytest.raises(ValueError, match="543"):
+        sequence_statistics([np.zeros((4, 542, 3))])
+
+
+# Every statistic of the synthetic demo data within this factor of the real sample's (the
+# calibration target of issue 9; bench/bench_realism.py prints the full table).
+REALISM_TOLERANCE = (0.75, 1.33)
+
+
+def test_synthetic_statistics_match_the_real_sample(real_sample_root: Path, tmp_path: Path) -> None:
+    real_clips = [
+        read_landmark_file(real_sample_root / p)
+        for p in pd.read_csv(real_sample_root / "train.csv")["path"]
+    ]
+    real = sequence_statistics(real_clips)
+    # A part of the demo preset: its 10 signers, the first 20 signs, one clip each.
+    demo = {**PRESETS["demo"], "n_signs": 20, "samples_per_sign": 1}
+    generate_dataset(tmp_path, seed=0, workers=1, progress=False, **demo)
+    syn_clips = [
+        read_landmark_file(tmp_path / p) for p in pd.read_csv(tmp_path / "train.csv")["path"]
+    ]
+    synthetic = sequence_statistics(syn_clips)
+    low, high = REALISM_TOLERANCE
+    ratios = {name: synthetic[name] / real[name] for name in STATISTICS}
+    outside = {name: round(r, 3) for name, r in ratios.items() if not low <= r <= high}
+    assert not outside, f"synthetic / real outside {REALISM_TOLERANCE}: {outside}"

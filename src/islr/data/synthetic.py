@@ -11,6 +11,11 @@ signs, a lip pattern. Some signs are derived from another sign by changing a sin
 so pairs of signs differ only subtly. Participants differ in body scale, position in the frame,
 speed, handedness (left-handed signers mirror every sign), detection reliability and style.
 
+The framing is calibrated on real Kaggle clips (``bench/bench_realism.py`` prints the comparison,
+``islr.data.statistics`` defines the statistics): face size in the image, portrait aspect, how
+differently signers and recordings are framed, hand size relative to the face, landmark jitter,
+hands missed outside the image and pose points below it.
+
 ``difficulty`` (default 1.0) scales every source of nuisance variation at once (per-sample
 noise, participant differences, jitter, missing detections, share of subtle sign pairs): lower
 is easier to learn, higher is harder. Everything is deterministic for a seed, whatever the number
@@ -28,6 +33,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from statistics import NormalDist
 
 import numpy as np
 
@@ -61,8 +67,23 @@ LHAND_OFF = TYPE_OFFSETS["left_hand"]
 POSE_OFF = TYPE_OFFSETS["pose"]
 RHAND_OFF = TYPE_OFFSETS["right_hand"]
 
-# Image units per body unit for a participant of scale 1 (a body unit ~ half a face height).
-BODY_UNIT = 0.11
+# Image widths per body unit for a participant of scale 1 (a body unit ~ half a face height).
+# Calibrated on real Kaggle clips (bench/bench_realism.py): their median face width (face points
+# 234-454) is 0.29 of the image width, and the template face is 1.56 body units wide.
+BODY_UNIT = 0.186
+# Image heights per image width for one length: the real clips were filmed in portrait, so a
+# face spans fewer image heights than image widths (real face height / width ~0.92 in image
+# units against ~1.28 in the flesh).
+ASPECT = 0.72
+# Hand landmarks per body unit of the hand model: a real hand's bounding-box diagonal is about
+# 1.3 face widths.
+HAND_SCALE = 2.7
+# Mean face centre of a participant in the image, and the spread between participants and
+# between one participant's clips (real clips: centre ~(0.46, 0.40), between-signer std
+# ~0.04 / 0.07, within-signer std ~0.04).
+FRAME_CENTRE = (0.46, 0.40)
+FRAME_SPREAD_PARTICIPANT = (0.045, 0.05)
+FRAME_SPREAD_CLIP = 0.04
 
 
 @dataclass
@@ -145,6 +166,10 @@ def _face_template() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     # Chin and jaw points (152 is MediaPipe's chin) follow mouth opening a bit.
     pts[152] = [0.0, 1.0, -0.2]
     open_w[152] = 0.6
+    # Face outline: the cheek points that define the face width, forehead top.
+    pts[234] = [-0.78, 0.0, -0.05]
+    pts[454] = [0.78, 0.0, -0.05]
+    pts[10] = [0.0, -1.0, -0.12]
     pts[:, 1] -= 0.05  # centre the face vertically
     return pts, open_w, width_w, blink_w
 
@@ -342,8 +367,9 @@ def _participant(index: int, seed: int, difficulty: float) -> dict:
     rng = np.random.default_rng([seed, 104729, index])
     d = difficulty
     return {
-        "scale": float(np.exp(rng.normal(0, 0.12 * d))),
-        "centre": np.array([0.5 + rng.normal(0, 0.04 * d), 0.30 + rng.normal(0, 0.03 * d)]),
+        "scale": float(np.exp(rng.normal(0, 0.11 * d))),
+        "centre": np.array(FRAME_CENTRE)
+        + np.array(FRAME_SPREAD_PARTICIPANT) * d * _stratified_normal(index, rng),
         "speed": float(np.exp(rng.normal(0, 0.18 * d))),
         # Every fifth signer is left-handed (about the real share), so each data set has some.
         "left": index % 5 == 2,
@@ -357,6 +383,17 @@ def _participant(index: int, seed: int, difficulty: float) -> dict:
         "tilt": rng.normal(0, 0.05 * d),
         "depth": rng.uniform(-0.6, -0.2),
     }
+
+
+def _stratified_normal(index: int, rng: np.random.Generator) -> np.ndarray:
+    """Two standard-normal-like values for participant ``index``, stratified across indices.
+
+    Quantiles follow the R2 low-discrepancy sequence (plus a little randomness), so any few
+    consecutive participants already spread over the distribution like many random ones would:
+    the spread between signers does not hinge on the luck of ten draws.
+    """
+    u = (0.5 + index * np.array([0.7548776662, 0.5698402910]) + rng.uniform(-0.04, 0.04, 2)) % 1
+    return np.array([NormalDist().inv_cdf(float(np.clip(v, 0.03, 0.97))) for v in u])
 
 
 # ------------------------------------------------------------------------------------------
@@ -508,10 +545,12 @@ def render_sequence(
         frames[:, RHAND_OFF : RHAND_OFF + 21] = dom
         frames[:, LHAND_OFF : LHAND_OFF + 21] = nd
 
-    # Body units -> image units, with per-participant scale, position and depth.
-    unit = BODY_UNIT * person["scale"]
-    frames *= unit
-    frames += np.array([person["centre"][0], person["centre"][1], 0.0])
+    # Body units -> image units, with per-participant scale, position and depth, and a framing
+    # that changes a little from clip to clip (the camera is set up anew for each recording).
+    unit = BODY_UNIT * person["scale"] * math.exp(rng.normal(0, 0.06 * d))
+    frames *= np.array([unit, unit * ASPECT, unit])
+    centre = person["centre"] + rng.normal(0, FRAME_SPREAD_CLIP * d, 2)
+    frames += np.array([centre[0], centre[1], 0.0])
     frames[:, POSE_OFF : POSE_OFF + 33, 2] += person["depth"]
     # Landmark jitter; hands jitter more than the face (float32 noise: it is only noise).
     jit = np.float32(0.0015 * d * person["jitter"])
@@ -539,7 +578,7 @@ def _rotate_xy(pts: np.ndarray, angle: np.ndarray) -> np.ndarray:
 def _place_hand(shape: np.ndarray, orient: np.ndarray, pos: np.ndarray, mirror: bool):
     local = _hand_shape_points(shape)
     rot = _rotation(orient[:, 0], orient[:, 1], orient[:, 2])
-    pts = np.einsum("tij,tkj->tki", rot, local) * 1.1
+    pts = np.einsum("tij,tkj->tki", rot, local) * HAND_SCALE
     if mirror:
         pts[:, :, 0] *= -1
     # The sign location is where the palm centre goes, not the wrist.
@@ -562,7 +601,7 @@ def _mirror(frames: np.ndarray) -> np.ndarray:
 def _face_mirror_perm() -> np.ndarray:
     perm = np.arange(468)
     pairs = list(zip(LIP_LEFT, LIP_RIGHT, strict=True)) + list(zip(REYE, LEYE, strict=True))
-    pairs.append((98, 327))
+    pairs.extend([(98, 327), (234, 454)])
     for a, b in pairs:
         perm[a], perm[b] = b, a
     return perm
@@ -582,7 +621,7 @@ def _pose(face: np.ndarray, dom: np.ndarray, nd: np.ndarray, sway: np.ndarray) -
         pose[:, 4 + i] = face[:, fi] + [dx, 0, 0]
         pose[:, 1 + i] = face[:, _FACE_MIRROR[fi]]
     body = np.array(
-        [[0.85, -0.1], [-0.85, -0.1], [0.3, 0.6], [-0.3, 0.6], [1.9, 2.7], [-1.9, 2.7],
+        [[0.85, -0.1], [-0.85, -0.1], [0.3, 0.6], [-0.3, 0.6], [1.55, 2.0], [-1.55, 2.0],
          [1.2, 6.8], [-1.2, 6.8], [1.3, 9.5], [-1.3, 9.5], [1.3, 12.5], [-1.3, 12.5],
          [1.3, 12.9], [-1.3, 12.9], [1.5, 13.0], [-1.5, 13.0]]
     )  # fmt: skip
@@ -597,11 +636,25 @@ def _pose(face: np.ndarray, dom: np.ndarray, nd: np.ndarray, sway: np.ndarray) -
         pose[:, wrist + 2] = hand[:, 17]
         pose[:, wrist + 4] = hand[:, 5]
         pose[:, wrist + 6] = hand[:, 2]
-        sh = pose[:, shoulder]
-        mid = 0.5 * (sh + hand[:, 0])
-        out = np.sign(sh[:, :1]) * 0.9  # elbows bend outwards
-        pose[:, elbow] = mid + np.concatenate([out, np.full((n, 1), 0.6), np.zeros((n, 1))], 1)
+        pose[:, elbow] = _elbow(pose[:, shoulder], hand[:, 0])
     return pose
+
+
+def _elbow(shoulder: np.ndarray, wrist: np.ndarray) -> np.ndarray:
+    """Elbow ``[T, 3]`` of a two-segment arm from shoulder to wrist, hanging down and outwards."""
+    upper, fore = 3.0, 2.8  # body units
+    vec = wrist[:, :2] - shoulder[:, :2]
+    dist = np.clip(np.linalg.norm(vec, axis=1, keepdims=True), 0.5, upper + fore - 1e-3)
+    unit = vec / np.maximum(np.linalg.norm(vec, axis=1, keepdims=True), 1e-9)
+    along = (upper**2 - fore**2 + dist**2) / (2 * dist)
+    across = np.sqrt(np.clip(upper**2 - along**2, 0, None))
+    perp = np.stack([-unit[:, 1], unit[:, 0]], axis=1)
+    # Of the two solutions take the lower one (y down), tipped outwards (away from the body).
+    outwards = np.sign(shoulder[:, :1]) + (shoulder[:, :1] == 0)
+    perp *= np.where(perp[:, 1:] + 0.3 * outwards * perp[:, :1] < 0, -1.0, 1.0)
+    elbow = shoulder.copy()
+    elbow[:, :2] += along * unit + across * perp
+    return elbow
 
 
 def _drop_detections(frames, rng, person, nd_visible, d) -> None:
@@ -609,8 +662,9 @@ def _drop_detections(frames, rng, person, nd_visible, d) -> None:
     n = frames.shape[0]
     for off in (LHAND_OFF, RHAND_OFF):
         hand = frames[:, off : off + 21]
-        wrist_y = hand[:, 0, 1]
-        missed = wrist_y > 1.02  # below the image: not detected
+        # Mostly outside the image (mostly below it, hands down): not detected.
+        centre = hand[:, :, :2].mean(axis=1)
+        missed = (centre[:, 1] > 1.05) | (centre[:, 0] < 0.02) | (centre[:, 0] > 0.98)
         # Flicker: short runs of missed detections.
         starts = rng.uniform(size=n) < person["miss_rate"]
         for s in np.flatnonzero(starts):
