@@ -70,17 +70,38 @@ class LandmarkFileError(DataError):
         return (type(self), (self.path, self.problem))
 
 
+# What pyarrow raises on damaged files besides ArrowException (found by fuzzing real files:
+# e.g. a flipped byte in a column name gives UnicodeDecodeError while opening).
+_CORRUPT = (
+    pa.ArrowException,
+    OSError,
+    UnicodeDecodeError,
+    ValueError,
+    TypeError,
+    KeyError,
+    IndexError,
+    OverflowError,
+    MemoryError,
+)
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
 def _read_table(path: Path) -> pa.Table:
     if not path.is_file():
         raise LandmarkFileError(path, "file does not exist" if not path.exists() else "not a file")
     try:
-        pf = pq.ParquetFile(path, read_dictionary=["type"])
-    except KeyError:
-        # pyarrow raises a bare KeyError when a read_dictionary column is absent: reopen
-        # plainly so the missing-column check below names what is missing.
-        pf = pq.ParquetFile(path)
-    except (pa.ArrowException, OSError) as exc:
-        raise LandmarkFileError(path, f"not a readable parquet file ({exc})") from None
+        try:
+            pf = pq.ParquetFile(path, read_dictionary=["type"])
+        except KeyError:
+            # pyarrow raises a bare KeyError when a read_dictionary column is absent: reopen
+            # plainly so the missing-column check below names what is missing.
+            pf = pq.ParquetFile(path)
+    except _CORRUPT as exc:
+        raise LandmarkFileError(path, f"not a readable parquet file ({_describe(exc)})") from None
     names = set(pf.schema_arrow.names)
     missing = [c for c in ("landmark_index", "x", "y", "z", "frame", "type") if c not in names]
     if missing:
@@ -88,8 +109,10 @@ def _read_table(path: Path) -> pa.Table:
     try:
         # Dictionary-decode ``type`` so the order check compares small integer codes, not strings.
         return pf.read(columns=_READ_COLUMNS, use_threads=False)
-    except (pa.ArrowException, OSError) as exc:
-        raise LandmarkFileError(path, f"truncated or corrupt parquet data ({exc})") from None
+    except _CORRUPT as exc:
+        raise LandmarkFileError(
+            path, f"truncated or corrupt parquet data ({_describe(exc)})"
+        ) from None
 
 
 def _check_order(path: Path, table: pa.Table, n_frames: int) -> None:
@@ -111,8 +134,18 @@ def _check_order(path: Path, table: pa.Table, n_frames: int) -> None:
         raise LandmarkFileError(
             path, "frames are not contiguous: a block of 543 rows mixes several frame numbers"
         )
-    if n_frames > 1 and np.unique(first).size != n_frames:
-        raise LandmarkFileError(path, "a frame number appears in more than one block of 543 rows")
+    steps = np.diff(first)
+    if (steps <= 0).any():
+        k = int(np.flatnonzero(steps <= 0)[0])
+        if np.unique(first).size != n_frames:
+            raise LandmarkFileError(
+                path, "a frame number appears in more than one block of 543 rows"
+            )
+        raise LandmarkFileError(
+            path,
+            f"frames out of order: frame {first[k + 1]} (row {(k + 1) * N_LANDMARKS}) follows "
+            f"frame {first[k]}; frame numbers must increase",
+        )
     _check_types(path, table.column("type"), n_frames)
 
 
@@ -152,6 +185,26 @@ def read_landmark_file(path: str | Path, *, validate: bool = True) -> np.ndarray
         LandmarkFileError: naming the file and the problem.
     """
     path = Path(path)
+    try:
+        return _read_landmarks(path, validate)
+    except LandmarkFileError:
+        raise
+    except _CORRUPT as exc:  # decoding damaged data can fail anywhere in pyarrow
+        raise LandmarkFileError(path, f"corrupt parquet data ({_describe(exc)})") from None
+
+
+def _check_column_types(path: Path, table: pa.Table) -> None:
+    for name in ("frame", "landmark_index"):
+        column = table.column(name)
+        if not (pa.types.is_integer(column.type) or pa.types.is_floating(column.type)):
+            raise LandmarkFileError(path, f"column {name!r} has type {column.type}, not a number")
+    for name in ("frame", "landmark_index", "type"):
+        nulls = table.column(name).null_count
+        if nulls:
+            raise LandmarkFileError(path, f"column {name!r} has {nulls} null value(s)")
+
+
+def _read_landmarks(path: Path, validate: bool) -> np.ndarray:
     table = _read_table(path)
     n_rows = table.num_rows
     if n_rows == 0:
@@ -167,13 +220,25 @@ def read_landmark_file(path: str | Path, *, validate: bool = True) -> np.ndarray
         if not pa.types.is_floating(column.type) and not pa.types.is_integer(column.type):
             raise LandmarkFileError(path, f"column {name!r} has type {column.type}, not a number")
         # Nulls become NaN: some writers store "not detected" as null rather than NaN.
-        out[:, axis] = column.to_numpy()
+        # Values beyond the float32 range become inf here; reported below.
+        with np.errstate(over="ignore"):
+            out[:, axis] = column.to_numpy()
     if validate:
+        _check_column_types(path, table)
         _check_order(path, table, n_frames)
         if np.isinf(out).any():
-            count = int(np.isinf(out).sum())
-            raise LandmarkFileError(path, f"{count} infinite coordinate value(s)")
+            raise LandmarkFileError(path, _inf_problem(table, out))
     return out.reshape(n_frames, N_LANDMARKS, 3)
+
+
+def _inf_problem(table: pa.Table, out: np.ndarray) -> str:
+    """Say how many values were infinite in the file, and how many too large for float32."""
+    infinite = sum(int(np.isinf(table.column(n).to_numpy()).sum()) for n in "xyz")
+    too_large = int(np.isinf(out).sum()) - infinite
+    parts = [f"{infinite} infinite coordinate value(s)"] if infinite else []
+    if too_large:
+        parts.append(f"{too_large} coordinate value(s) beyond the float32 range")
+    return " and ".join(parts)
 
 
 def _packaged_sign_map_text() -> str:
