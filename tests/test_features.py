@@ -18,6 +18,7 @@ from islr.landmarks import (
     REFERENCE_LANDMARK,
     REFERENCE_POINT,
 )
+from layer_test_case import run_layer_test
 
 TOL = {"rtol": 1e-5, "atol": 1e-5}
 
@@ -278,53 +279,61 @@ def test_static_time_gives_static_output_shape() -> None:
     assert sel.shape == (None, 7, N_POINTS, 3)
 
 
-# --- dtype, config, serialization ----------------------------------------------------------
+# --- the Keras layer contract (tests/layer_test_case.py) -----------------------------------
+def _contract_cases() -> dict[str, tuple]:
+    rng = np.random.default_rng(14)
+    raw = _frames(rng, 6)  # one video [T, 543, 3], no batch axis
+    batch = _pad([_frames(rng, 7, N_POINTS), _frames(rng, 4, N_POINTS)], 7)
+    batch[1, 1, GROUP_SLICES["lhand"]] = np.nan
+    return {
+        "select_raw_frames": (SelectLandmarks, {}, raw, (6, N_POINTS, 3), {}),
+        "select_batch": (
+            SelectLandmarks,
+            {},
+            _pad([raw, raw[:2]], 6),
+            (2, 6, N_POINTS, 3),
+            {"dynamic_axes": (0, 1)},
+        ),
+        "features_truncating": (
+            LandmarkFeatures,
+            {"max_len": 5},
+            batch,
+            (2, 5, N_FEATURES),
+            {"dynamic_axes": (0, 1)},
+        ),
+        "features_custom_pad": (
+            LandmarkFeatures,
+            {"max_len": None, "pad_value": -7.0},
+            np.where(batch == PAD_VALUE, -7.0, batch).astype(np.float32),
+            (2, 7, N_FEATURES),
+            {},
+        ),
+    }
+
+
+@pytest.mark.parametrize("name", sorted(_contract_cases()))
+def test_layer_contract(name: str, tmp_path) -> None:
+    """Config, build, symbolic / eager calls, precision and .keras round trip; both layers
+    compute in float32 under a global mixed policy (raw coordinates, statistics) unless a
+    dtype is requested for them."""
+    cls, kwargs, data, out_shape, options = _contract_cases()[name]
+    run_layer_test(
+        cls, kwargs, data, out_shape, tmp_path=tmp_path, float32_by_default=True, **options
+    )
+
+
 @pytest.mark.backend
-def test_float32_under_mixed_precision_policy() -> None:
+def test_float32_features_under_a_global_mixed_policy_equal_float32_ones() -> None:
     rng = np.random.default_rng(11)
     raw = _frames(rng, 12)[None]
     want = _np(LandmarkFeatures()(SelectLandmarks()(raw)))
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy("mixed_bfloat16")
     try:
-        sel, feat = SelectLandmarks(), LandmarkFeatures()
-        got = feat(sel(raw))
-        assert sel.compute_dtype == "float32" and feat.compute_dtype == "float32"
-        assert keras.backend.standardize_dtype(got.dtype) == "float32"
-        # Even a layer explicitly asked for bf16 stays float32.
-        assert LandmarkFeatures(dtype="mixed_bfloat16").compute_dtype == "float32"
+        got = LandmarkFeatures()(SelectLandmarks()(raw))
     finally:
         keras.config.set_dtype_policy(previous)
     np.testing.assert_array_equal(_np(got), want)
-
-
-def test_config_round_trip() -> None:
-    layer = LandmarkFeatures(max_len=17, pad_value=-5.0, name="feats")
-    cfg = layer.get_config()
-    assert cfg["max_len"] == 17 and cfg["pad_value"] == -5.0
-    clone = LandmarkFeatures.from_config(cfg)
-    assert clone.get_config() == cfg
-    none = LandmarkFeatures.from_config(LandmarkFeatures(max_len=None).get_config())
-    assert none.max_len is None
-    restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(layer))
-    assert isinstance(restored, LandmarkFeatures) and restored.max_len == 17
-    sel = keras.saving.deserialize_keras_object(
-        keras.saving.serialize_keras_object(SelectLandmarks(name="sel"))
-    )
-    assert isinstance(sel, SelectLandmarks) and sel.name == "sel"
-
-
-@pytest.mark.backend
-def test_saved_model_file_round_trip(tmp_path) -> None:
-    rng = np.random.default_rng(12)
-    inp = keras.Input((None, N_LANDMARKS, 3))
-    model = keras.Model(inp, LandmarkFeatures(max_len=6)(SelectLandmarks()(inp)))
-    path = tmp_path / "features.keras"
-    model.save(path)
-    loaded = keras.saving.load_model(path)  # safe_mode stays on: no Lambda layers
-    x = _frames(rng, 9)[None]
-    np.testing.assert_array_equal(_np(loaded(x)), _np(model(x)))
-    np.testing.assert_allclose(_np(loaded(x))[0], reference_features(x[0], 6), **TOL)
 
 
 # --- SelectLandmarks ------------------------------------------------------------------

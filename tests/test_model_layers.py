@@ -21,10 +21,11 @@ from islr.model import (
     TransformerBlock,
     adaptive_eca_kernel_size,
 )
+from layer_test_case import run_layer_test
 
-# The Keras-contract tests (config, shapes, fit, precision, .keras) run under TensorFlow; the
-# behavioural tests are marked `backend` and also run under JAX (whose eager mode compiles every
-# op per shape, so it gets the tests that matter for it, not the whole matrix).
+# The Keras-contract test (run_layer_test: config, shapes, fit, precision, .keras) runs under
+# TensorFlow; the behavioural tests are marked `backend` and also run under JAX (whose eager
+# mode compiles every op per shape, so it gets the tests that matter for it, not the matrix).
 backend = pytest.mark.backend
 
 B, T, C = 3, 7, 16
@@ -62,21 +63,126 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
 
-# --- every layer: the Keras contract ---------------------------------------------------------
-# name -> (factory, has_trainable_weights)
-LAYERS = {
-    "eca": (lambda: ECA(kernel_size=3), True),
-    "eca_adaptive": (lambda: ECA(kernel_size=None), True),
-    "causal_conv": (lambda: CausalDepthwiseConv1D(5, dilation_rate=2, use_bias=True), True),
-    "drop_path": (lambda: DropPath(0.3, seed=1), False),
-    "frame_dense": (lambda: FrameDense(C, activation="swish"), True),
-    "conv_block": (lambda: Conv1DBlock(C, kernel_size=5, drop_path_rate=0.1), True),
-    "attention": (lambda: MultiHeadSelfAttention(C, num_heads=4, dropout=0.1, scale="head"), True),
-    "transformer_batch": (lambda: TransformerBlock(C, num_heads=4, norm="batch"), True),
-    "transformer_layer": (lambda: TransformerBlock(C, num_heads=2, norm="layer"), True),
-    "late_dropout": (lambda: LateDropout(0.5, start_step=1, seed=2), False),
-    "pooling": (lambda: MaskedGlobalAveragePooling1D(), False),
+# --- every layer: the Keras contract (tests/layer_test_case.py) ------------------------------
+# name -> (class, init kwargs, input, expected output shape, run_layer_test options). Inputs are
+# the [B, T, C] batch with its mask, or [B, C] for the layers used after pooling.
+_SEQ = {"mask_passes": True, "dynamic_axes": (0, 1)}
+CONTRACT = {
+    "eca": (ECA, {"kernel_size": 3}, (B, T, C), {**_SEQ, "expected_num_trainable_weights": 1}),
+    "eca_adaptive": (
+        ECA,
+        {"kernel_size": None},
+        (B, T, C),
+        {**_SEQ, "expected_num_trainable_weights": 1},
+    ),
+    "causal_conv": (
+        CausalDepthwiseConv1D,
+        {"kernel_size": 5, "dilation_rate": 2, "use_bias": True},
+        (B, T, C),
+        {**_SEQ, "expected_num_trainable_weights": 2},
+    ),
+    "drop_path": (
+        DropPath,
+        {"rate": 0.3, "seed": 1},
+        (B, T, C),
+        {**_SEQ, "expected_num_non_trainable_variables": 1, "run_training_check": True},
+    ),
+    "frame_dense": (
+        FrameDense,
+        {"units": 5, "activation": "swish"},
+        (B, T, 5),
+        {**_SEQ, "expected_num_trainable_weights": 2},
+    ),
+    "frame_dense_rank2": (
+        FrameDense,
+        {"units": 5, "activation": "swish"},
+        (B, 5),
+        {"expected_num_trainable_weights": 2},
+    ),
+    "conv_block": (
+        Conv1DBlock,
+        {"dim": C, "kernel_size": 5, "drop_path_rate": 0.1},
+        (B, T, C),
+        {
+            **_SEQ,
+            "expected_num_trainable_weights": 8,  # expand 2, dwconv 1, bn 2, eca 1, project 2
+            "expected_num_non_trainable_weights": 2,  # BN statistics
+            "expected_num_non_trainable_variables": 3,  # + the drop-path seed
+        },
+    ),
+    "conv_block_narrowing": (
+        Conv1DBlock,
+        {"dim": 8, "kernel_size": 3, "expand_ratio": 3, "activation": keras.activations.gelu},
+        (B, T, 8),
+        {
+            **_SEQ,
+            "expected_num_trainable_weights": 8,
+            "expected_num_non_trainable_weights": 2,
+            "expected_num_non_trainable_variables": 3,
+        },
+    ),
+    "attention": (
+        MultiHeadSelfAttention,
+        {"num_heads": 4, "dropout": 0.1, "scale": "head", "seed": 3},
+        (B, T, C),
+        {
+            **_SEQ,
+            "expected_num_trainable_weights": 2,  # qkv and out kernels
+            "expected_num_non_trainable_variables": 1,  # dropout seed
+        },
+    ),
+    "transformer_batch": (
+        TransformerBlock,
+        {"num_heads": 4, "norm": "batch"},
+        (B, T, C),
+        {
+            **_SEQ,
+            "expected_num_trainable_weights": 8,  # 2 norms x 2, qkv, out, 2 FFN kernels
+            "expected_num_non_trainable_weights": 4,  # 2 BN x 2 statistics
+            "expected_num_non_trainable_variables": 7,  # + 3 seeds (attention, 2 drop paths)
+        },
+    ),
+    "transformer_layer": (
+        TransformerBlock,
+        {
+            "num_heads": 2,
+            "norm": "layer",
+            "attn_scale": "head",
+            "activation": keras.activations.relu6,
+        },
+        (B, T, C),
+        {
+            **_SEQ,
+            "expected_num_trainable_weights": 8,
+            "expected_num_non_trainable_variables": 3,
+        },
+    ),
+    "late_dropout": (
+        LateDropout,
+        {"rate": 0.5, "start_step": 1, "seed": 2},
+        (B, C),
+        {
+            "expected_num_non_trainable_weights": 1,  # the int32 step counter
+            "expected_num_non_trainable_variables": 2,  # + the seed
+            "run_training_check": True,
+        },
+    ),
+    "pooling": (
+        MaskedGlobalAveragePooling1D,
+        {},
+        (B, C),
+        {"mask_passes": False, "dynamic_axes": (0, 1)},
+    ),
 }
+
+
+@pytest.mark.parametrize("name", sorted(CONTRACT))
+def test_layer_contract(name, tmp_path):
+    cls, kwargs, out_shape, options = CONTRACT[name]
+    x, mask = _batch()
+    if "mask_passes" not in options:  # a layer used after pooling: [B, C], no mask
+        x, mask = x[:, 0], None
+    run_layer_test(cls, kwargs, x, out_shape, tmp_path=tmp_path, mask=mask, **options)
 
 
 def _wrap(layer: keras.layers.Layer) -> keras.Model:
@@ -93,84 +199,30 @@ def _padded(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return np.where(mask[..., None], x, PAD_VALUE).astype("float32")
 
 
-@pytest.mark.parametrize("name", sorted(LAYERS))
-def test_config_round_trip_gives_same_outputs(name):
-    layer = LAYERS[name][0]()
-    x, mask = _batch()
-    y = _np(_call(layer, x, mask))
-    config = layer.get_config()
-    # Every argument of our own constructors is in the config (FrameDense inherits Dense's
-    # constructor and config as they are).
-    if "__init__" in vars(type(layer)):
-        params = set(inspect.signature(type(layer).__init__).parameters) - {"self", "kwargs"}
-        assert params <= set(config), f"{name}: get_config misses {params - set(config)}"
-    clone = type(layer).from_config(config)
-    _call(clone, x, mask)
-    clone.set_weights(layer.get_weights())
-    np.testing.assert_allclose(_np(_call(clone, x, mask)), y, atol=1e-6)
-
-
-@pytest.mark.parametrize("name", sorted(LAYERS))
-def test_symbolic_and_eager_calls_agree_on_shape(name):
-    layer = LAYERS[name][0]()
-    symbolic = layer(keras.Input((None, C), batch_size=B))
-    x, mask = _batch()
-    eager = _np(_call(layer, x, mask))
-    assert tuple(symbolic.shape) == tuple(layer.compute_output_shape((B, None, C)))
-    concrete = layer.compute_output_shape((B, T, C))
-    assert eager.shape == tuple(concrete)
-    assert np.all(np.isfinite(eager))
-
-
-@pytest.mark.parametrize("name", sorted(LAYERS))
-def test_one_training_step_updates_the_layer(name):
-    factory, has_weights = LAYERS[name]
-    layer = factory()
-    model = _wrap(layer)
-    model.compile(keras.optimizers.SGD(0.1), keras.losses.SparseCategoricalCrossentropy(True))
-    x, mask = _batch()
-    before = [w.copy() for w in layer.get_weights()]
-    history = model.fit(_padded(x, mask), np.array([0, 1, 2]), batch_size=B, epochs=1, verbose=0)
-    assert np.isfinite(history.history["loss"][0])
-    if has_weights:
-        after = [w for w, v in zip(layer.get_weights(), layer.weights, strict=True) if v.trainable]
-        before_t = [w for w, v in zip(before, layer.weights, strict=True) if v.trainable]
-        assert any(not np.allclose(a, b) for a, b in zip(after, before_t, strict=True))
-
-
-@pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
-@pytest.mark.parametrize("name", sorted(LAYERS))
-def test_mixed_precision_computes_in_half_and_keeps_float32_weights(name, policy):
-    keras.config.set_dtype_policy(policy)
-    layer = LAYERS[name][0]()
-    x, mask = _batch()
-    y = _call(layer, x, mask)
-    half = policy.removeprefix("mixed_")
-    assert layer.compute_dtype == half
-    assert keras.backend.standardize_dtype(y.dtype) == half
-    assert all(v.dtype in ("float32", "int32", "uint32") for v in layer.weights)
-    assert np.all(np.isfinite(_np(keras.ops.cast(y, "float32"))))
-
-
-@pytest.mark.parametrize("name", sorted(LAYERS))
-def test_keras_file_round_trip(name, tmp_path):
-    model = _wrap(LAYERS[name][0]())
-    x, mask = _batch()
-    xp = _padded(x, mask)
-    expected = _np(model(xp, training=False))
-    path = tmp_path / f"{name}.keras"
-    model.save(path)
-    loaded = keras.models.load_model(path)
-    np.testing.assert_allclose(_np(loaded(xp, training=False)), expected, atol=1e-6)
+def test_configs_saved_with_the_former_dim_argument_still_load():
+    """Before the width came from the input shape, attention and Transformer configs held
+    ``dim``; saved models carry such configs."""
+    legacy = {"name": "t", "trainable": True, "dim": C, "num_heads": 4, "activation": "swish"}
+    block = TransformerBlock.from_config(legacy)
+    block.build((None, None, C))
+    assert block.num_heads == 4 and len(block.trainable_weights) == 8
+    attention = MultiHeadSelfAttention.from_config({"name": "a", "dim": C, "num_heads": 2})
+    attention.build((None, None, C))
+    assert tuple(attention.qkv.kernel.shape) == (C, 3 * C)
 
 
 # --- masks flow: padded values never reach real outputs ----------------------------------
+def _make(name: str) -> keras.layers.Layer:
+    cls, kwargs, _, _ = CONTRACT[name]
+    return cls(**kwargs)
+
+
 @backend
 @pytest.mark.parametrize(
     "name", ["eca", "causal_conv", "conv_block", "attention", "transformer_batch", "pooling"]
 )
 def test_padded_values_do_not_change_real_outputs(name):
-    layer = LAYERS[name][0]()
+    layer = _make(name)
     x, mask = _batch()
     other = np.where(mask[..., None], x, 1e3 * np.ones_like(x))  # garbage in padded steps
     y1 = _np(layer(x, mask=mask, training=False))
@@ -186,7 +238,7 @@ def test_padded_values_do_not_change_real_outputs(name):
 )
 def test_mask_reaches_the_next_layer(name):
     """Masking -> layer -> masked pooling averages the layer's real steps only."""
-    layer = LAYERS[name][0]()
+    layer = _make(name)
     inputs = keras.Input((None, C))
     hidden = layer(keras.layers.Masking(PAD_VALUE)(inputs))
     model = keras.Model(inputs, [hidden, MaskedGlobalAveragePooling1D()(hidden)])
@@ -275,7 +327,7 @@ def test_drop_path_drops_whole_samples_and_rescales():
 @pytest.mark.parametrize("scale", ["dim", "head"])
 def test_attention_matches_numpy_reference(scale):
     heads, hd = 4, C // 4
-    layer = MultiHeadSelfAttention(C, num_heads=heads, scale=scale)
+    layer = MultiHeadSelfAttention(num_heads=heads, scale=scale)
     x, mask = _batch()
     y = _np(layer(x, mask=mask))
     w_qkv, w_out = _np(layer.qkv.kernel), _np(layer.out.kernel)
@@ -291,7 +343,7 @@ def test_attention_matches_numpy_reference(scale):
 
 @backend
 def test_attention_with_no_real_key_stays_finite():
-    layer = MultiHeadSelfAttention(C, num_heads=4)
+    layer = MultiHeadSelfAttention(num_heads=4)
     x, _ = _batch()
     y = _np(layer(x, mask=np.zeros((B, T), bool)))
     assert np.all(np.isfinite(y))
@@ -387,9 +439,11 @@ def test_masked_pooling_matches_numpy_and_is_zero_for_empty_sequences():
         (lambda: ECA(kernel_size=0), "kernel_size"),
         (lambda: CausalDepthwiseConv1D(0), "kernel_size"),
         (lambda: DropPath(1.0), "rate"),
-        (lambda: MultiHeadSelfAttention(10, num_heads=4), "num_heads"),
-        (lambda: MultiHeadSelfAttention(8, scale="sqrt"), "scale"),
-        (lambda: TransformerBlock(8, num_heads=2, norm="group"), "norm"),
+        (lambda: MultiHeadSelfAttention(num_heads=4).build((None, None, 10)), "num_heads"),
+        (lambda: MultiHeadSelfAttention(num_heads=0), "num_heads"),
+        (lambda: MultiHeadSelfAttention(scale="sqrt"), "scale"),
+        (lambda: TransformerBlock(num_heads=2, norm="group"), "norm"),
+        (lambda: TransformerBlock(num_heads=2).build((None, None, 7)), "num_heads"),
         (lambda: LateDropout(0.5, start_step=-1), "start_step"),
     ],
 )

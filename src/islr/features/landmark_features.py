@@ -49,19 +49,25 @@ class LandmarkFeatures(keras.layers.Layer):
     ``compute_mask`` returns the ``[B, T']`` real-frame mask (an incoming mask is ignored: the
     padding value is the source of truth). All-NaN frames are real frames.
 
-    The layer always computes in float32, whatever the global dtype policy.
+    Precision: statistics of ~50k coordinates lose too much in bf16 / fp16, so the layer runs
+    in float32 under any global dtype policy unless a ``dtype`` is requested for it explicitly.
+    A requested policy is honoured (inputs and outputs in its compute dtype) while the
+    statistics are still accumulated in float32.
 
     Args:
         max_len: frames kept per sequence (``None``: keep all). ``T' = min(T, max_len)``.
         pad_value: value that marks padded frames on input and output.
+        dtype: dtype policy of the layer (``None``: float32, not the global policy).
     """
 
     def __init__(
-        self, max_len: int | None = MAX_LEN, pad_value: float = PAD_VALUE, **kwargs: Any
+        self,
+        max_len: int | None = MAX_LEN,
+        pad_value: float = PAD_VALUE,
+        dtype: Any = None,
+        **kwargs: Any,
     ) -> None:
-        # Statistics of ~50k coordinates lose too much in bf16; ignore any dtype request.
-        kwargs.pop("dtype", None)
-        super().__init__(dtype="float32", **kwargs)
+        super().__init__(dtype="float32" if dtype is None else dtype, **kwargs)
         if max_len is not None and (isinstance(max_len, bool) or int(max_len) != max_len):
             raise ValueError(
                 f"LandmarkFeatures: max_len must be a positive int or None, got {max_len!r}"
@@ -145,7 +151,9 @@ class LandmarkFeatures(keras.layers.Layer):
         # -1 frames: with the exported model's static batch of 1 the reshape needs no shape ops.
         feats = ops.reshape(feats, (ops.shape(feats)[0], -1, N_FEATURES))
         feats = ops.where(_isnan(feats), 0.0, feats)
-        return ops.where(ops.expand_dims(real, -1), feats, self.pad_value)
+        out = ops.where(ops.expand_dims(real, -1), feats, self.pad_value)
+        # Statistics are float32 in every case; the result comes in the layer's compute dtype.
+        return out if self.compute_dtype == "float32" else ops.cast(out, self.compute_dtype)
 
     def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
         t_idx, length = self._frame_info(ops.cast(inputs, "float32"))

@@ -15,14 +15,17 @@ class SelectLandmarks(keras.layers.Layer):
     """Select the recipe's 118 points: ``[..., 543, 3] -> [..., 118, 3]``.
 
     Only export/inference graphs need it (the training cache already stores the 118 points).
-    The layer always runs in float32 so that a mixed-precision global policy never rounds raw
-    coordinates; an incoming mask is passed through unchanged.
+    Raw coordinates must not be rounded to bf16 / fp16 before normalisation, so the layer runs
+    in float32 under any global policy unless a ``dtype`` is requested for it (honoured). Any
+    rank works: raw frames ``[T, 543, 3]`` or batches ``[B, T, 543, 3]``. An incoming mask is
+    passed through unchanged.
+
+    Args:
+        dtype: dtype policy of the layer (``None``: float32, not the global policy).
     """
 
-    def __init__(self, **kwargs: Any) -> None:
-        # Coordinates must not be rounded to bf16/fp16 before normalisation.
-        kwargs.pop("dtype", None)
-        super().__init__(dtype="float32", **kwargs)
+    def __init__(self, dtype: Any = None, **kwargs: Any) -> None:
+        super().__init__(dtype="float32" if dtype is None else dtype, **kwargs)
         self.supports_masking = True
         self._indices = list(POINT_INDICES)
 
@@ -41,9 +44,6 @@ class SelectLandmarks(keras.layers.Layer):
 
     def call(self, inputs: Any) -> Any:
         return ops.take(inputs, self._indices, axis=-2)
-
-    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
-        return mask
 
     def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
         return (*tuple(input_shape)[:-2], N_POINTS, 3)

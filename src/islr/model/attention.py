@@ -17,16 +17,16 @@ _MASKED_LOGIT = -1e9
 
 @keras.saving.register_keras_serializable(package="islr")
 class MultiHeadSelfAttention(keras.layers.Layer):
-    """Self-attention over ``[B, T, dim]`` whose keys at padded steps get zero weight.
+    """Self-attention over ``[B, T, C]`` whose keys at padded steps get zero weight.
 
-    ``qkv = Dense(3 * dim, no bias)``, split into ``num_heads`` heads of ``dim // num_heads``;
-    logits are scaled by ``dim ** -0.5`` (``scale="dim"``, the reference recipe's choice) or by
-    ``head_dim ** -0.5`` (``scale="head"``, the textbook choice); softmax in float32; attention
-    dropout; output ``Dense(dim, no bias)``. No positional information is added.
+    The model width ``C`` comes from the input shape. ``qkv = Dense(3 * C, no bias)``, split
+    into ``num_heads`` heads of ``C // num_heads``; logits are scaled by ``C ** -0.5``
+    (``scale="dim"``, the reference recipe's choice) or by ``head_dim ** -0.5``
+    (``scale="head"``, the textbook choice); softmax in float32; attention dropout; output
+    ``Dense(C, no bias)``. No positional information is added. The mask is passed on.
 
     Args:
-        dim: model width (input and output channels); divisible by ``num_heads``.
-        num_heads: number of heads.
+        num_heads: number of heads; must divide the input width.
         dropout: dropout rate on the attention weights (training only).
         scale: ``"dim"`` or ``"head"``, see above.
         seed: optional seed of the dropout generator.
@@ -34,7 +34,6 @@ class MultiHeadSelfAttention(keras.layers.Layer):
 
     def __init__(
         self,
-        dim: int = 192,
         num_heads: int = 4,
         dropout: float = 0.0,
         scale: str = "dim",
@@ -42,10 +41,9 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if int(dim) < 1 or int(num_heads) < 1 or int(dim) % int(num_heads):
+        if isinstance(num_heads, bool) or int(num_heads) != num_heads or num_heads < 1:
             raise ValueError(
-                "MultiHeadSelfAttention: dim must be a positive multiple of num_heads, "
-                f"got dim={dim!r}, num_heads={num_heads!r}"
+                f"MultiHeadSelfAttention: num_heads must be an int >= 1, got {num_heads!r}"
             )
         if scale not in ("dim", "head"):
             raise ValueError(
@@ -53,28 +51,29 @@ class MultiHeadSelfAttention(keras.layers.Layer):
             )
         if not 0.0 <= float(dropout) < 1.0:
             raise ValueError(f"MultiHeadSelfAttention: dropout must be in [0, 1), got {dropout!r}")
-        self.dim = int(dim)
         self.num_heads = int(num_heads)
-        self.head_dim = self.dim // self.num_heads
         self.dropout = float(dropout)
         self.scale = scale
         self.seed = seed
-        policy = self.dtype_policy
-        self.qkv = FrameDense(3 * self.dim, use_bias=False, dtype=policy, name="qkv")
-        self.out = FrameDense(self.dim, use_bias=False, dtype=policy, name="out")
-        self.attn_drop = keras.layers.Dropout(
-            self.dropout, seed=seed, dtype=policy, name="attn_drop"
-        )
         self.supports_masking = True
 
     def build(self, input_shape: tuple[int | None, ...]) -> None:
-        if len(input_shape) != 3 or input_shape[-1] != self.dim:
+        dim = input_shape[-1]
+        if len(input_shape) != 3 or dim is None or dim % self.num_heads:
             raise ValueError(
-                f"MultiHeadSelfAttention(dim={self.dim}) expects [batch, time, {self.dim}], "
-                f"got {input_shape}"
+                "MultiHeadSelfAttention expects [batch, time, channels] with channels a "
+                f"multiple of num_heads={self.num_heads}, got {tuple(input_shape)}"
             )
+        self.dim = int(dim)
+        self.head_dim = self.dim // self.num_heads
+        policy = self.dtype_policy
+        self.qkv = FrameDense(3 * self.dim, use_bias=False, dtype=policy, name="qkv")
         self.qkv.build(input_shape)
+        self.out = FrameDense(self.dim, use_bias=False, dtype=policy, name="out")
         self.out.build(input_shape)
+        self.attn_drop = keras.layers.Dropout(
+            self.dropout, seed=self.seed, dtype=policy, name="attn_drop"
+        )
         super().build(input_shape)
 
     def _factor(self) -> float:
@@ -108,9 +107,6 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         context = ops.reshape(ops.transpose(context, (0, 2, 1, 3)), (batch, -1, self.dim))
         return self.out(context)
 
-    def compute_mask(self, inputs: Any, mask: Any | None = None) -> Any:
-        return mask
-
     def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
         return input_shape
 
@@ -118,7 +114,6 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         config = super().get_config()
         config.update(
             {
-                "dim": self.dim,
                 "num_heads": self.num_heads,
                 "dropout": self.dropout,
                 "scale": self.scale,
@@ -126,3 +121,11 @@ class MultiHeadSelfAttention(keras.layers.Layer):
             }
         )
         return config
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> MultiHeadSelfAttention:
+        """Rebuild from :meth:`get_config`; also reads configs saved with the former ``dim``
+        argument (the width now comes from the input shape, which the saved model records)."""
+        config = dict(config)
+        config.pop("dim", None)
+        return cls(**config)

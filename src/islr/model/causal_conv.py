@@ -75,9 +75,6 @@ class CausalDepthwiseConv1D(keras.layers.Layer):
             y = y + self.bias
         return y
 
-    def compute_mask(self, inputs: Any, mask: Any | None = None) -> Any:
-        return mask
-
     def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
         return input_shape
 

@@ -86,8 +86,9 @@ def apply_classifier(
     _check(norm in ("batch", "layer"), f"norm must be 'batch' or 'layer', got {norm!r}")
     _check(attn_scale in ("dim", "head"), f"attn_scale must be 'dim' or 'head', got {attn_scale!r}")
 
-    # Masking recomputes the padding mask from the pad value and zeroes padded steps.
-    x = keras.layers.Masking(mask_value=PAD_VALUE, dtype="float32", name="masking")(features)
+    # Masking recomputes the padding mask from the pad value and zeroes padded steps. It runs
+    # under the model's policy: the stem Dense computes in that dtype anyway.
+    x = keras.layers.Masking(mask_value=PAD_VALUE, name="masking")(features)
     x = FrameDense(dim, use_bias=False, name="stem_dense")(x)
     x = keras.layers.BatchNormalization(momentum=bn_momentum, name="stem_bn")(x)
     for s in range(int(num_stacks)):
@@ -102,7 +103,6 @@ def apply_classifier(
                 name=f"stack{s}_conv{c}",
             )(x)
         x = TransformerBlock(
-            dim,
             num_heads=num_heads,
             expand_ratio=expand_ratio,
             attn_drop_rate=attn_drop_rate,

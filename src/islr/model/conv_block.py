@@ -16,8 +16,10 @@ from islr.model.frame_dense import FrameDense
 class Conv1DBlock(keras.layers.Layer):
     """``x + DropPath(Dense(dim)(ECA(BN(CausalDWConv(Dense(dim * expand, act)(x))))))``.
 
-    Output width is ``dim``; the residual is added only when the input width equals ``dim``.
-    Causal convolution keeps real frames blind to end padding; the mask is passed on.
+    Output width is ``dim``; the inner width ``dim * expand_ratio``; the residual is added only
+    when the input width equals ``dim``. The sub-layers are created in :meth:`build` from the
+    input shape. Causal convolution keeps real frames blind to end padding; the mask is
+    passed on.
 
     Args:
         dim: output channels.
@@ -26,7 +28,7 @@ class Conv1DBlock(keras.layers.Layer):
         drop_path_rate: per-sample stochastic-depth rate on the branch.
         eca_kernel_size: ECA kernel (``None``: adaptive).
         bn_momentum: BatchNormalization momentum.
-        activation: activation of the expansion Dense.
+        activation: activation of the expansion Dense (name or callable).
         dilation_rate: dilation of the depthwise convolution.
     """
 
@@ -38,7 +40,7 @@ class Conv1DBlock(keras.layers.Layer):
         drop_path_rate: float = 0.2,
         eca_kernel_size: int | None = 5,
         bn_momentum: float = 0.95,
-        activation: str = "swish",
+        activation: Any = "swish",
         dilation_rate: int = 1,
         **kwargs: Any,
     ) -> None:
@@ -53,32 +55,34 @@ class Conv1DBlock(keras.layers.Layer):
         self.drop_path_rate = float(drop_path_rate)
         self.eca_kernel_size = eca_kernel_size
         self.bn_momentum = float(bn_momentum)
-        self.activation = activation
+        self.activation = keras.activations.get(activation)
         self.dilation_rate = int(dilation_rate)
-        policy = self.dtype_policy
-        self.expand = FrameDense(
-            self.dim * self.expand_ratio, activation=activation, dtype=policy, name="expand"
-        )
-        self.dwconv = CausalDepthwiseConv1D(
-            self.kernel_size, dilation_rate=self.dilation_rate, dtype=policy, name="dwconv"
-        )
-        self.bn = keras.layers.BatchNormalization(
-            momentum=self.bn_momentum, dtype=policy, name="bn"
-        )
-        self.eca = ECA(eca_kernel_size, dtype=policy, name="eca")
-        self.project = FrameDense(self.dim, dtype=policy, name="project")
-        self.drop_path = DropPath(self.drop_path_rate, dtype=policy, name="drop_path")
         self.supports_masking = True
 
     def build(self, input_shape: tuple[int | None, ...]) -> None:
         if len(input_shape) != 3 or input_shape[-1] is None:
-            raise ValueError(f"Conv1DBlock expects [batch, time, channels], got {input_shape}")
+            raise ValueError(
+                f"Conv1DBlock expects [batch, time, channels], got {tuple(input_shape)}"
+            )
         inner = (*input_shape[:-1], self.dim * self.expand_ratio)
+        policy = self.dtype_policy
+        self.expand = FrameDense(
+            self.dim * self.expand_ratio, activation=self.activation, dtype=policy, name="expand"
+        )
         self.expand.build(input_shape)
+        self.dwconv = CausalDepthwiseConv1D(
+            self.kernel_size, dilation_rate=self.dilation_rate, dtype=policy, name="dwconv"
+        )
         self.dwconv.build(inner)
+        self.bn = keras.layers.BatchNormalization(
+            momentum=self.bn_momentum, dtype=policy, name="bn"
+        )
         self.bn.build(inner)
+        self.eca = ECA(self.eca_kernel_size, dtype=policy, name="eca")
         self.eca.build(inner)
+        self.project = FrameDense(self.dim, dtype=policy, name="project")
         self.project.build(inner)
+        self.drop_path = DropPath(self.drop_path_rate, dtype=policy, name="drop_path")
         self.residual = input_shape[-1] == self.dim
         super().build(input_shape)
 
@@ -90,9 +94,6 @@ class Conv1DBlock(keras.layers.Layer):
         x = self.project(x)
         x = self.drop_path(x, training=training)
         return inputs + x if self.residual else x
-
-    def compute_mask(self, inputs: Any, mask: Any | None = None) -> Any:
-        return mask
 
     def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
         return (*input_shape[:-1], self.dim)
@@ -107,7 +108,7 @@ class Conv1DBlock(keras.layers.Layer):
                 "drop_path_rate": self.drop_path_rate,
                 "eca_kernel_size": self.eca_kernel_size,
                 "bn_momentum": self.bn_momentum,
-                "activation": self.activation,
+                "activation": keras.activations.serialize(self.activation),
                 "dilation_rate": self.dilation_rate,
             }
         )

@@ -41,9 +41,6 @@ class DropPath(keras.layers.Layer):
         scale = ops.cast(ops.less(u, keep), "float32") / keep
         return inputs * ops.cast(scale, inputs.dtype)
 
-    def compute_mask(self, inputs: Any, mask: Any | None = None) -> Any:
-        return mask
-
     def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
         return input_shape
 

@@ -66,9 +66,6 @@ class ECA(keras.layers.Layer):
         s = ops.sigmoid(ops.squeeze(s, -1))  # [B, C]
         return inputs * ops.expand_dims(s, 1)
 
-    def compute_mask(self, inputs: Any, mask: Any | None = None) -> Any:
-        return mask
-
     def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
         return input_shape
 

@@ -64,9 +64,6 @@ class LateDropout(keras.layers.Layer):
         self.step.assign_add(ops.cast(1, "int32"))
         return outputs
 
-    def compute_mask(self, inputs: Any, mask: Any | None = None) -> Any:
-        return mask
-
     def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
         return input_shape
 

@@ -30,3 +30,7 @@ class MaskedGlobalAveragePooling1D(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
         return (input_shape[0], input_shape[-1])
+
+    def get_config(self) -> dict[str, Any]:
+        # No constructor arguments of its own.
+        return super().get_config()

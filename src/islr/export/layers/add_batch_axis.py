@@ -14,15 +14,18 @@ class AddBatchAxis(keras.layers.Layer):
 
     The Kaggle contract feeds one video without a batch dimension, while the trained networks
     take batches. ``ops.expand_dims`` is used because new-axis slicing becomes a Flex op in
-    TFLite. Runs in float32 so raw coordinates are never rounded.
+    TFLite. Raw coordinates are never rounded: the layer runs in float32 under any global
+    policy unless a ``dtype`` is requested for it (honoured).
+
+    Args:
+        dtype: dtype policy of the layer (``None``: float32, not the global policy).
     """
 
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs.pop("dtype", None)  # raw coordinates stay float32 under any policy
-        super().__init__(dtype="float32", **kwargs)
+    def __init__(self, dtype: Any = None, **kwargs: Any) -> None:
+        super().__init__(dtype="float32" if dtype is None else dtype, **kwargs)
 
     def call(self, inputs: Any) -> Any:
-        return ops.expand_dims(ops.cast(inputs, "float32"), 0)
+        return ops.expand_dims(ops.cast(inputs, self.compute_dtype), 0)
 
     def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
         return (1, *tuple(input_shape))

@@ -15,23 +15,24 @@ class EnsembleHead(keras.layers.Layer):
     """Mean of N logit tensors ``[1, C]`` -> scores ``[C]`` for the single video.
 
     Logits (not probabilities) are averaged, as in the reference 4-seed ensemble; with
-    ``output="probabilities"`` a softmax follows the mean. Runs in float32.
+    ``output="probabilities"`` a softmax follows the mean. Averages in float32 under any
+    global policy unless a ``dtype`` is requested for it (honoured).
 
     Args:
         output: ``"logits"`` (default; what Kaggle scores, argmax is unchanged) or
             ``"probabilities"``.
+        dtype: dtype policy of the layer (``None``: float32, not the global policy).
     """
 
-    def __init__(self, output: str = "logits", **kwargs: Any) -> None:
-        kwargs.pop("dtype", None)  # averaging is done in float32 whatever the policy
-        super().__init__(dtype="float32", **kwargs)
+    def __init__(self, output: str = "logits", dtype: Any = None, **kwargs: Any) -> None:
+        super().__init__(dtype="float32" if dtype is None else dtype, **kwargs)
         if output not in OUTPUT_KINDS:
             raise ValueError(f"EnsembleHead: output must be one of {OUTPUT_KINDS}, got {output!r}")
         self.output_kind = output
 
     def call(self, inputs: Any) -> Any:
         logits = list(inputs) if isinstance(inputs, list | tuple) else [inputs]
-        logits = [ops.cast(x, "float32") for x in logits]
+        logits = [ops.cast(x, self.compute_dtype) for x in logits]
         mean = logits[0] if len(logits) == 1 else ops.mean(ops.stack(logits, axis=0), axis=0)
         if self.output_kind == "probabilities":
             mean = ops.softmax(mean, axis=-1)
