@@ -6,9 +6,8 @@ The inference model is the Kaggle contract in Keras form: one video ``[T, 543, 3
 
 from __future__ import annotations
 
-import copy
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -61,105 +60,63 @@ def load_network(source: str | Path) -> keras.Model:
         raise ValueError(f"{path}: cannot load Keras model ({type(exc).__name__}: {exc})") from exc
 
 
-def _float32_config(obj: Any) -> tuple[Any, bool]:
-    """Copy of a serialized config with every mixed dtype policy replaced by float32."""
-    changed = False
-    if isinstance(obj, dict):
-        out = {}
-        for key, value in obj.items():
-            if key == "dtype" and isinstance(value, str) and value in _HALF_POLICIES:
-                out[key], changed = "float32", True
-                continue
-            if (
-                key == "config"
-                and obj.get("class_name") in ("DTypePolicy", "FloatDTypePolicy")
-                and isinstance(value, dict)
-                and value.get("name") in _HALF_POLICIES
-            ):
-                out[key], changed = {**value, "name": "float32"}, True
-                continue
-            out[key], sub = _float32_config(value)
-            changed |= sub
-        return out, changed
-    if isinstance(obj, list):
-        items = [_float32_config(v) for v in obj]
-        return [v for v, _ in items], any(c for _, c in items)
-    return obj, False
+def _layers(model: keras.Model) -> Iterator[keras.layers.Layer]:
+    """Every layer of ``model`` and of the models nested in it, through the public ``layers``.
+
+    Sub-layers inside a custom layer (a Conv1DBlock's Dense, ...) are not listed: they are
+    created from their parent's dtype policy, so the parent speaks for them.
+    """
+    for layer in model.layers:
+        yield layer
+        if isinstance(layer, keras.Model):
+            yield from _layers(layer)
 
 
 def is_mixed_precision(network: keras.Model) -> bool:
     """Whether any layer of ``network`` computes under a mixed (fp16/bf16) policy."""
-    return any(
-        getattr(layer.dtype_policy, "name", "") in _HALF_POLICIES
-        for layer in network._flatten_layers(include_self=True)
-    )
-
-
-def _history_names(obj: Any) -> set[str]:
-    """Names of the layers whose outputs a serialized node argument refers to."""
-    if isinstance(obj, dict):
-        if obj.get("class_name") == "__keras_tensor__":
-            return {obj["config"]["keras_history"][0]}
-        return set().union(*(_history_names(v) for v in obj.values()))
-    if isinstance(obj, list | tuple):
-        return set().union(*(_history_names(v) for v in obj))
-    return set()
-
-
-def _output_names(spec: Any) -> set[str]:
-    """Layer names in a functional config's ``output_layers``: ``[name, node, index]`` or a
-    nest of those."""
-    if isinstance(spec, list | tuple) and spec and isinstance(spec[0], str):
-        return {spec[0]}
-    if isinstance(spec, dict):
-        spec = list(spec.values())
-    return set().union(*(_output_names(s) for s in spec)) if spec else set()
-
-
-def _unmasked_config(serialized: dict[str, Any]) -> dict[str, Any]:
-    """Copy of a serialized functional network without its padding mask.
-
-    ``Masking`` becomes :class:`~islr.export.layers.DropMask`, the recorded ``mask`` arguments
-    of every layer call are removed, and the op layers that only computed the mask are pruned.
-    Exact for inputs without padded frames (one video): their mask is all true.
-    """
-    config = serialized.get("config", {})
-    layers = config.get("layers")
-    if not layers or not any(layer["class_name"] == "Masking" for layer in layers):
-        return serialized
-    serialized = copy.deepcopy(serialized)
-    layers = serialized["config"]["layers"]
-    drop_mask = keras.saving.serialize_keras_object(DropMask())
-    for layer in layers:
-        if layer["class_name"] == "Masking":
-            own = layer["config"]
-            for key in ("module", "class_name", "registered_name"):
-                layer[key] = drop_mask[key]
-            layer["config"] = {k: own[k] for k in ("name", "trainable", "dtype") if k in own}
-        for node in layer["inbound_nodes"]:
-            node.get("kwargs", {}).pop("mask", None)
-    outputs = _output_names(serialized["config"]["output_layers"])
-    while True:  # prune layers nothing reads any more (NotEqual -> Any built the mask)
-        read = outputs.union(*(_history_names(layer["inbound_nodes"]) for layer in layers))
-        kept = [la for la in layers if la["name"] in read or la["class_name"] == "InputLayer"]
-        if len(kept) == len(layers):
-            break
-        layers = kept
-    serialized["config"]["layers"] = layers
-    return serialized
+    return any(layer.dtype_policy.name in _HALF_POLICIES for layer in (network, *_layers(network)))
 
 
 def _rebuild(network: keras.Model, name: str | None, *, unmasked: bool) -> keras.Model:
-    serialized = keras.saving.serialize_keras_object(network)
-    serialized, changed = _float32_config(serialized)
-    if changed:
+    """Clone ``network`` with every layer rebuilt from its config in float32, copy the weights.
+
+    With ``unmasked``, ``Masking`` becomes :class:`~islr.export.layers.DropMask` and no layer
+    call gets a ``mask`` argument; the ops that computed the mask are then read by nothing and
+    are left out of the clone's graph. Exact for inputs without padded frames (one video):
+    their mask is all true. Public API only: ``keras.models.clone_model`` with a
+    ``clone_function`` (which layer) and a ``call_function`` (how it is called).
+    """
+    changed = []
+
+    def clone_layer(layer: Any) -> Any:
+        if not isinstance(layer, keras.layers.Layer):
+            return layer  # a keras.ops operation (the mask's NotEqual / Any): stateless
+        half = layer.dtype_policy.name in _HALF_POLICIES
+        changed.append(half)
+        config = layer.get_config()
+        if half:
+            config["dtype"] = "float32"
+        if unmasked and isinstance(layer, keras.layers.Masking):
+            return DropMask(name=layer.name, dtype=config["dtype"])
+        return type(layer).from_config(config)
+
+    def call_unmasked(layer: Any, *args: Any, **kwargs: Any) -> Any:
+        kwargs.pop("mask", None)
+        return layer(*args, **kwargs)
+
+    clone = keras.models.clone_model(
+        network,
+        clone_function=clone_layer,
+        call_function=call_unmasked if unmasked else None,
+    )
+    if any(changed):
         log.info("rebuilding %s in float32 (it was saved under a mixed policy)", network.name)
-    if unmasked:
-        serialized = _unmasked_config(serialized)
-    if name is not None:
-        serialized["config"]["name"] = name
-    clone = keras.saving.deserialize_keras_object(serialized)
-    clone.set_weights(network.get_weights())  # variables of a mixed network are float32 already
+    clone = keras.Model(clone.input, clone.output, name=name or network.name)
+    # Layer by layer, by name: independent of the order the clone lists its weights in.
+    # Variables of a mixed network are float32 already.
+    for layer in network.layers:
+        if layer.weights:
+            clone.get_layer(layer.name).set_weights(layer.get_weights())
     return clone
 
 
@@ -183,7 +140,7 @@ def inference_copy(network: keras.Model, name: str | None = None) -> keras.Model
 
 def network_max_len(network: keras.Model) -> int | None:
     """``max_len`` of the network's :class:`LandmarkFeatures` (``None``: absent/unbounded)."""
-    for layer in network._flatten_layers(include_self=False):
+    for layer in _layers(network):
         if isinstance(layer, LandmarkFeatures):
             return layer.max_len
     return None
@@ -258,11 +215,7 @@ def build_inference_model(
 
 def inference_max_len(model: keras.Model) -> int | None:
     """Largest ``max_len`` among the networks inside an inference model (``None``: unbounded)."""
-    lengths = [
-        layer.max_len
-        for layer in model._flatten_layers(include_self=False)
-        if isinstance(layer, LandmarkFeatures)
-    ]
+    lengths = [layer.max_len for layer in _layers(model) if isinstance(layer, LandmarkFeatures)]
     if not lengths or any(n is None for n in lengths):
         return None
     return max(lengths)
