@@ -19,6 +19,10 @@ The loss scale (``optimizer.scale_loss``, mixed_float16) is used for both gradie
 perturbation direction ``g / ||g||`` does not depend on it. With ``awp_enabled=False`` the
 model runs Keras' own ``train_step`` unchanged. Switch AWP on per epoch with
 :class:`AWPSchedule`.
+
+Only public Keras APIs are used (``compute_loss``, ``compute_loss_and_updates``,
+``compute_metrics``, ``Model.metrics``, ``metrics_variables``, ``keras.StatelessScope``,
+``optimizer.stateless_apply``), so a minor Keras release cannot move them from under it.
 """
 
 from __future__ import annotations
@@ -28,13 +32,27 @@ from typing import Any
 
 import keras
 from keras import ops
-from keras.src.losses.loss import unscale_loss_for_distribution
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["AWPModel", "AWPSchedule"]
 
 _SUPPORTED_BACKENDS = ("tensorflow", "jax")
+
+
+def _unscale_loss_for_distribution(loss: Any) -> Any:
+    """Per-replica loss -> global mean under a ``tf.distribute`` strategy (as Keras logs it).
+
+    Keras divides the loss by the replica count for the gradients; the logged loss multiplies
+    it back. Without a strategy (or on JAX) the loss is returned as is.
+    """
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        if replicas > 1:
+            loss = ops.multiply(loss, ops.cast(replicas, loss.dtype))
+    return loss
 
 
 def _perturbation(gradient: Any, awp_lambda: float, epsilon: float, dtype: Any) -> Any:
@@ -129,12 +147,12 @@ class AWPModel(keras.Model):
         state_before = [tf.identity(v.value) for v in non_trainable]
 
         with tf.GradientTape() as tape:
-            y_pred = self._forward(x)
-            loss = self._compute_loss(
+            y_pred = self(x, training=True)
+            loss = self.compute_loss(
                 x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True
             )
-            self._loss_tracker.update_state(
-                unscale_loss_for_distribution(loss),
+            self._loss_metric().update_state(
+                _unscale_loss_for_distribution(loss),
                 sample_weight=ops.shape(_first_input(x))[0],
             )
             if self.optimizer is not None:
@@ -151,8 +169,8 @@ class AWPModel(keras.Model):
                 var.assign_add(_perturbation(grad, self.awp_lambda, self.awp_epsilon, var.dtype))
 
         with tf.GradientTape() as tape:
-            y_pred_adv = self._forward(x)
-            loss_adv = self._compute_loss(
+            y_pred_adv = self(x, training=True)
+            loss_adv = self.compute_loss(
                 x=x, y=y, y_pred=y_pred_adv, sample_weight=sample_weight, training=True
             )
             if self.optimizer is not None:
@@ -166,10 +184,27 @@ class AWPModel(keras.Model):
         self.optimizer.apply_gradients(zip(grads_adv, trainable, strict=True))
         return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
 
-    def _forward(self, x: Any) -> Any:
-        if self._call_has_training_arg:
-            return self(x, training=True)
-        return self(x)
+    def _loss_metric(self) -> keras.metrics.Metric:
+        """The compiled loss tracker: the ``Mean`` that ``Model.metrics`` lists as "loss"."""
+        for metric in self.metrics:
+            if metric.name == "loss":
+                return metric
+        raise RuntimeError("AWPModel: compile the model with a loss before training it")
+
+    def _stateless_metrics(
+        self, metrics_vars: Any, loss: Any, x: Any, y: Any, y_pred: Any, sample_weight: Any
+    ) -> tuple[dict[str, Any], list[Any]]:
+        """Loss and compiled metrics updated on ``metrics_vars`` without touching the model's
+        variables (JAX): the logs and the new metric variable values."""
+        mapping = list(zip(self.metrics_variables, metrics_vars, strict=True))
+        with keras.StatelessScope(state_mapping=mapping) as scope:
+            self._loss_metric().update_state(loss, sample_weight=ops.shape(_first_input(x))[0])
+            logs = self.compute_metrics(x, y, y_pred, sample_weight)
+        new_vars = []
+        for ref in self.metrics_variables:
+            value = scope.get_current_value(ref)
+            new_vars.append(ref.value if value is None else value)
+        return logs, new_vars
 
     def _jax_awp_train_step(self, state: Any, data: Any) -> Any:
         import jax
@@ -208,7 +243,7 @@ class AWPModel(keras.Model):
         new_trainable, new_optimizer_vars = self.optimizer.stateless_apply(
             optimizer_vars, grads_adv, trainable
         )
-        logs, new_metrics_vars = self._update_metrics_variables(
+        logs, new_metrics_vars = self._stateless_metrics(
             new_metrics_vars, unscaled_loss, x, y, y_pred, sample_weight
         )
         return logs, (new_trainable, new_non_trainable, new_optimizer_vars, new_metrics_vars)
