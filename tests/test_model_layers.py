@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import inspect
+import re
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -450,3 +452,25 @@ def test_masked_pooling_matches_numpy_and_is_zero_for_empty_sequences():
 def test_bad_arguments_raise_clear_errors(factory, word):
     with pytest.raises(ValueError, match=word):
         factory()
+
+
+# --- public Keras API only -----------------------------------------------------------------------
+_SRC = Path(__file__).resolve().parents[1] / "src" / "islr"
+_PUBLIC_ONLY = [
+    *sorted((_SRC / "model").glob("*.py")),
+    *sorted((_SRC / "features").glob("*.py")),
+    *sorted((_SRC / "export" / "layers").glob("*.py")),
+    _SRC / "export" / "inference.py",
+    _SRC / "train" / "awp.py",
+]
+
+
+@pytest.mark.parametrize("path", _PUBLIC_ONLY, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_layers_export_and_awp_use_public_keras_only(path):
+    """No ``keras.src`` import and no private attribute other than the file's own: private
+    Keras internals move between minor releases."""
+    text = path.read_text()
+    assert "keras.src" not in text
+    own = set(re.findall(r"def (_\w+)", text)) | set(re.findall(r"self\.(_\w+) =", text))
+    used = set(re.findall(r"\w\.(_[a-z]\w*)", text))
+    assert used <= own, f"private attributes used: {sorted(used - own)}"
