@@ -32,6 +32,7 @@ from islr.train.callbacks import (
     restore_rng_states,
     write_json_atomic,
 )
+from islr.train.devices import claim_gpu_for_job
 from islr.train.metrics import evaluate_network
 from islr.train.pipeline import SequenceBatches, count_valid_frames
 
@@ -47,6 +48,7 @@ RESUME_MAY_CHANGE = (
     "hydra",
     "export",
     "trainer.progress_bar",
+    "trainer.gpu_per_job",
     "data.cache_dir",
     "data.workers",
     "data.use_multiprocessing",
@@ -284,6 +286,17 @@ def _progress_verbose(setting: Any) -> int:
     return 1 if setting else 0
 
 
+def _multirun_job_num() -> int | None:
+    """This job's number inside a Hydra multirun (None for a single run or a Python call)."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    if not HydraConfig.initialized():
+        return None
+    hydra_cfg = HydraConfig.get()
+    return int(hydra_cfg.job.num) if hydra_cfg.mode == RunMode.MULTIRUN else None
+
+
 # --- the run ----------------------------------------------------------------------------------
 def train(cfg: DictConfig) -> dict[str, Any]:
     """Train one model as configured; returns the final metrics and where everything went.
@@ -301,6 +314,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 
     t_start = time.perf_counter()
     check_config(cfg)
+    # Before the backend touches a device: parallel sweep jobs each take their own GPU.
+    gpu = claim_gpu_for_job(_multirun_job_num(), bool(cfg.trainer.get("gpu_per_job", True)))
     run_dir = Path(str(cfg.paths.output_dir))
     run_dir.mkdir(parents=True, exist_ok=True)
     ckpt_dir = run_dir / "checkpoints"
@@ -458,6 +473,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         "best_epoch": checkpointer.best_epoch,
         "history": checkpointer.history,
         "num_parameters": int(network.count_params()),
+        "devices": {"num_devices": 1, "num_hosts": 1, "gpu_of_sweep_job": gpu},
         "timing": {
             "fit_seconds_this_session": fit_seconds,
             "train_seconds_total": checkpointer.seconds,
