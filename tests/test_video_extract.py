@@ -278,3 +278,38 @@ def test_shards_with_the_joblib_launcher_cover_the_work_list(tmp_path, real_vide
     df = read_train_csv(out)
     assert sorted(df.sign) == sorted(v.parent.name for v in videos)
     assert len(list((tmp_path / "sweep").glob("shard*"))) == 3
+
+
+def test_fuzzed_videos_extract_or_are_skipped_with_a_reason(tmp_path, real_videos_dir) -> None:
+    """Byte flips and truncations of a real clip: each mutant is either extracted into a valid
+    landmark file or listed as skipped with a reason; the run never stops."""
+    source = (real_videos_dir / "hello" / "hello_1.mp4").read_bytes()
+    rng = np.random.default_rng(7)
+    folder = tmp_path / "videos" / "hello"
+    folder.mkdir(parents=True)
+    kinds = {}
+    for i in range(12):
+        data = bytearray(source)
+        if i % 3 == 0:  # truncation at a random offset
+            data = data[: int(rng.integers(0, len(data)))]
+            kinds[f"m{i}.mp4"] = "truncated"
+        elif i % 3 == 1:  # random byte flips
+            where = rng.integers(0, len(data), size=int(rng.integers(1, 64)))
+            for w in where:
+                data[w] ^= int(rng.integers(1, 256))
+            kinds[f"m{i}.mp4"] = "flipped"
+        else:  # a corrupt header
+            data[:64] = bytes(rng.integers(0, 256, size=64, dtype=np.uint8))
+            kinds[f"m{i}.mp4"] = "header"
+        (folder / f"m{i}.mp4").write_bytes(bytes(data))
+    clips = find_videos([tmp_path / "videos"])
+    report = extract_dataset(clips, tmp_path / "out", settings=FEW, workers=2, progress=False)
+    skipped = {Path(v).name: why for v, why in report.skipped}
+    extracted = read_train_csv(tmp_path / "out")
+    assert len(skipped) + len(extracted) == len(clips) == 12  # every mutant accounted for
+    assert all(why.strip() for why in skipped.values())
+    for rel in extracted.path:
+        frames = read_landmark_file(tmp_path / "out" / rel)
+        assert 1 <= len(frames) <= 6
+    outcome = {k: skipped.get(k, "extracted") for k in kinds}
+    print("fuzzed videos:", {k: (kinds[k], outcome[k]) for k in sorted(kinds)})
