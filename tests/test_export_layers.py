@@ -73,3 +73,26 @@ def test_ensemble_head_averages_logits_and_can_softmax() -> None:
     np.testing.assert_allclose(probs, np.exp(mean) / np.exp(mean).sum(), atol=1e-6)
     with pytest.raises(ValueError, match="output"):
         EnsembleHead(output="votes")
+
+
+def test_every_islr_layer_class_goes_through_run_layer_test() -> None:
+    """A new layer in islr.model, islr.features or islr.export.layers needs a contract case."""
+    import keras
+
+    import islr.export.layers
+    import islr.features
+    import islr.model
+    from test_features import _contract_cases
+    from test_model_layers import CONTRACT
+
+    public = {
+        obj
+        for module in (islr.model, islr.features, islr.export.layers)
+        for obj in vars(module).values()
+        if isinstance(obj, type) and issubclass(obj, keras.layers.Layer)
+    }
+    tested = {
+        case[0] for cases in (CONTRACT, _contract_cases(), _cases()) for case in cases.values()
+    }
+    assert len(public) == 14
+    assert public <= tested, sorted(c.__name__ for c in public - tested)
