@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
-    from islr.train.evaluate import Evaluation
+    from islr.train.metrics import Evaluation
 
 
 def _pyplot() -> Any:
