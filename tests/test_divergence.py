@@ -228,3 +228,31 @@ def test_resume_and_export_refuse_non_finite_weights(tiny_root, tiny_cache, tmp_
         export_models([bad], previous, variants=["fp32"], submission_variant="fp32")
     assert sorted(p.name for p in previous.iterdir()) == ["report.json"]
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".export.partial")]
+
+
+@pytest.mark.slow
+def test_a_diverged_sweep_job_does_not_stop_the_sweep(tiny_root, tiny_cache, tmp_path):
+    sweep = tmp_path / "sweep"
+    done = _islr_train(
+        [
+            "--multirun",
+            *FAST,
+            f"data.root={tiny_root}",
+            f"data.cache_dir={tiny_cache.cache_dir}",
+            "trainer.epochs=1",
+            "trainer.limit_train_batches=3",
+            "export.enabled=false",
+            "callbacks.reports.enabled=false",
+            "optim.learning_rate=1e4,3e-3",
+            f"hydra.sweep.dir={sweep}",
+        ],
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    statuses = {
+        json.loads((sweep / job / "metrics.json").read_text()).get("status", "ok"): job
+        for job in ("0", "1")
+    }
+    assert statuses == {"diverged": "0", "ok": "1"}
+    summary = json.loads((sweep / "cv_summary.json").read_text())
+    assert [j["job"] for j in summary["jobs"]] == ["1"]  # the diverged job is not ranked

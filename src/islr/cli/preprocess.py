@@ -42,7 +42,9 @@ def main(argv: list[str] | None = None) -> int:
             force=args.force,
             progress=not args.quiet,
         )
-    except (DataError, ValueError) as exc:
+    except (DataError, ValueError, OSError) as exc:
+        # One line, never a traceback: bad data, a corrupt cache with rebuilding off, a full
+        # disk (the previous cache is then left as it was).
         print(f"islr-preprocess: error: {exc}", file=sys.stderr)
         return 2
     print(report)

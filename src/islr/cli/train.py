@@ -50,6 +50,13 @@ def export_after_training(run_dir: Path, cfg: DictConfig) -> Path | None:
     return out_dir
 
 
+def _in_multirun() -> bool:
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
+
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
 def main(cfg: DictConfig) -> float | None:
     """Train (and export); returns the monitored validation metric (for sweepers)."""
@@ -69,6 +76,11 @@ def main(cfg: DictConfig) -> float | None:
         raise SystemExit(f"islr-train: data error: {err}") from None
     except (DivergenceError, NonFiniteWeightsError) as err:
         # train() has logged it and written metrics.json (status: diverged).
+        if _in_multirun():
+            # One diverged job must not end a sweep: the others still run, the summary leaves
+            # this one out (no val metric), and NaN marks the trial failed for Optuna.
+            log.error("job failed: %s", err)
+            return float("nan")
         raise SystemExit(f"islr-train: {err}") from None
     run_dir = Path(result["run_dir"])
     export_dir = None
