@@ -6,7 +6,11 @@ later stage.
 
 from __future__ import annotations
 
-__all__ = ["DivergenceError", "NonFiniteWeightsError"]
+__all__ = ["ConfigError", "DivergenceError", "NonFiniteWeightsError"]
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot work (raised before any training, evaluation or export)."""
 
 
 class NonFiniteWeightsError(ValueError):

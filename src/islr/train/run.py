@@ -21,7 +21,7 @@ import keras
 import numpy as np
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from islr.errors import DivergenceError, NonFiniteWeightsError
+from islr.errors import ConfigError, DivergenceError, NonFiniteWeightsError
 from islr.train.callbacks import (
     CheckpointState,
     DivergenceGuard,
@@ -33,6 +33,7 @@ from islr.train.callbacks import (
     write_json_atomic,
 )
 from islr.train.devices import claim_gpu_for_job
+from islr.train.distribution import setup_distribution, teardown_distribution
 from islr.train.metrics import evaluate_network
 from islr.train.pipeline import SequenceBatches, count_valid_frames
 
@@ -49,6 +50,7 @@ RESUME_MAY_CHANGE = (
     "export",
     "trainer.progress_bar",
     "trainer.gpu_per_job",
+    "trainer.distribution",
     "data.cache_dir",
     "data.workers",
     "data.use_multiprocessing",
@@ -56,10 +58,6 @@ RESUME_MAY_CHANGE = (
     "data.preprocess_workers",
     "data.rebuild_cache",
 )
-
-
-class ConfigError(ValueError):
-    """A training config that cannot work (raised before any training starts)."""
 
 
 @dataclass
@@ -163,6 +161,7 @@ def check_config(cfg: DictConfig) -> None:
 # --- setup ------------------------------------------------------------------------------------
 def reset_keras(seed: int, precision: str = "float32", deterministic: bool = False) -> None:
     """A clean session (multirun jobs share one process), the dtype policy and all seeds."""
+    teardown_distribution()
     keras.backend.clear_session()
     keras.config.set_dtype_policy(precision)
     if deterministic:
@@ -377,6 +376,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     steps_per_epoch = len(train_ds)
     total_steps = steps_per_epoch * epochs
 
+    batch_sizes = (int(cfg.data.batch_size), int(cfg.data.eval_batch_size))
+    device_setup = setup_distribution(tr.get("distribution"), batch_sizes)
     keras.config.set_dtype_policy(str(tr.precision))
     network = build_network(
         cfg, split.num_classes, int(tr.late_dropout_start_epoch) * steps_per_epoch
@@ -473,7 +474,13 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         "best_epoch": checkpointer.best_epoch,
         "history": checkpointer.history,
         "num_parameters": int(network.count_params()),
-        "devices": {"num_devices": 1, "num_hosts": 1, "gpu_of_sweep_job": gpu},
+        "devices": {
+            "strategy": device_setup.strategy,
+            "num_devices": device_setup.num_devices,
+            "num_hosts": device_setup.num_hosts,
+            "platform": device_setup.platform,
+            "gpu_of_sweep_job": gpu,
+        },
         "timing": {
             "fit_seconds_this_session": fit_seconds,
             "train_seconds_total": checkpointer.seconds,
@@ -500,6 +507,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         reports.plot_curves(checkpointer.history, run_dir / "curves.png")
     write_json_atomic(run_dir / "metrics.json", result)
     keras.config.set_dtype_policy("float32")
+    teardown_distribution()
     if "val_top1" in result:
         log.info(
             "final val (best epoch %s): top1=%.4f top5=%.4f loss=%.4f",
