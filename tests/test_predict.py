@@ -214,3 +214,32 @@ def test_cli_stream_from_a_video_file(export_dir, real_videos_dir, capsys) -> No
         )
     assert main([model, "--stream", str(video.parent / "missing.mp4")]) == 1
     assert "cannot open the video source" in capsys.readouterr().err
+
+
+def test_cli_stream_records_annotated_video_and_show_needs_a_gui(
+    export_dir, real_videos_dir, tmp_path, capsys
+) -> None:
+    import subprocess
+
+    from islr.cli.predict import main
+    from islr.data.video import ensure_python
+
+    video = real_videos_dir / "hello" / "hello_1.mp4"  # 54 frames
+    model = str(export_dir / "model_fp16.tflite")
+    record = tmp_path / "annotated.mp4"
+    assert main([model, "--stream", str(video), "--every", "27", "--record", str(record)]) == 0
+    assert len(capsys.readouterr().out.strip().splitlines()) == 2
+    probe = (
+        "import cv2, sys\nc = cv2.VideoCapture(sys.argv[1])\nn = 0\n"
+        "while c.read()[0]:\n    n += 1\nprint(n)"
+    )
+    counted = subprocess.run(
+        [str(ensure_python()), "-c", probe, str(record)], capture_output=True, text=True
+    )
+    assert counted.stdout.strip() == "54"  # every frame drawn and written
+    # The extraction environment has the headless OpenCV: --show says so in one line.
+    assert main([model, "--stream", str(video), "--show"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "GUI support" in err[0] and "--record" in err[0]
+    assert main([model, str(video), "--show"]) == 1
+    assert "go with --stream" in capsys.readouterr().err

@@ -6,6 +6,8 @@ Examples::
     islr-predict exports/X/model_fp16.tflite my_clip.mp4 more_clips/ --output preds.csv
     islr-predict exports/X/model_fp16.tflite --stream 0          # camera 0, sliding window
     islr-predict exports/X/model_fp16.tflite --stream clip.mp4 --window 48 --every 4
+    islr-predict exports/X/model_fp16.tflite --stream 0 --show   # a window (GUI OpenCV)
+    islr-predict exports/X/model_fp16.tflite --stream clip.mp4 --record annotated.mp4
 """
 
 from __future__ import annotations
@@ -37,6 +39,10 @@ def _parser() -> argparse.ArgumentParser:
     video.add_argument("--stream", metavar="SOURCE", help="camera index or video file: live mode")
     video.add_argument("--window", type=int, default=64, help="frames per live prediction")
     video.add_argument("--every", type=int, default=8, help="frames between live predictions")
+    video.add_argument(
+        "--show", action="store_true", help="live: draw frames, landmarks and the top sign"
+    )
+    video.add_argument("--record", metavar="FILE", help="live: write the drawn frames to a video")
     video.add_argument("--stride", type=int, default=1, help="keep every k-th video frame")
     video.add_argument("--mirror", action="store_true", help="flip video frames horizontally")
     video.add_argument("--workers", type=int, default=1, help="video extraction processes")
@@ -60,6 +66,8 @@ def _stream(args: argparse.Namespace, predictor, settings) -> int:
         every=args.every,
         top_k=args.top_k,
         settings=settings,
+        show=args.show,
+        record=args.record,
     ):
         count += 1
         if pred.top:
@@ -80,6 +88,8 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--top-k must be >= 1, got {args.top_k}")
     if not args.inputs and args.stream is None:
         raise ValueError("give landmark files, videos or directories, or --stream SOURCE")
+    if (args.show or args.record) and args.stream is None:
+        raise ValueError("--show and --record go with --stream SOURCE")
     settings = HolisticSettings(stride=args.stride, mirror=args.mirror)
     predictor = load_predictor(args.model, num_threads=args.threads)
     if args.stream is not None:

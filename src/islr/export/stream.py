@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
-from islr.data.video import HolisticSettings, stream_frames
+from islr.data.video import HolisticSettings, HolisticStream
 from islr.export.predict import Predictor, top_signs
 from islr.landmarks import LHAND, RHAND
 
@@ -38,6 +39,8 @@ def predict_stream(
     every: int = 8,
     top_k: int = 3,
     settings: HolisticSettings | None = None,
+    show: bool = False,
+    record: str | Path | None = None,
 ) -> Iterator[StreamPrediction]:
     """Predict every ``every`` frames over the last ``window`` frames of ``source``.
 
@@ -49,18 +52,25 @@ def predict_stream(
         every: frames between two predictions.
         top_k: signs per prediction.
         settings: Holistic settings (mirroring, model complexity; stride is ignored).
+        show: draw the frames, landmarks and current top sign in a window (needs a GUI build
+            of OpenCV in the extraction environment).
+        record: write those annotated frames to this video file (works headless).
     """
     if window < 1 or every < 1:
         raise ValueError(f"window and every must be >= 1, got {window} and {every}")
     recent: deque[np.ndarray] = deque(maxlen=window)
     seen = 0
-    for number, frame in stream_frames(source, settings):
-        recent.append(frame)
-        seen += 1
-        if seen % every:
-            continue
-        clip = np.stack(recent)
-        if np.isnan(clip[:, _HANDS]).all():
-            yield StreamPrediction(number, len(recent), [])
-            continue
-        yield StreamPrediction(number, len(recent), top_signs(predictor, clip, names, top_k))
+    with HolisticStream(source, settings, show=show, record=record) as stream:
+        for number, frame in stream:
+            recent.append(frame)
+            seen += 1
+            if seen % every:
+                continue
+            clip = np.stack(recent)
+            if np.isnan(clip[:, _HANDS]).all():
+                stream.caption("")
+                yield StreamPrediction(number, len(recent), [])
+                continue
+            top = top_signs(predictor, clip, names, top_k)
+            stream.caption(f"{top[0][0]} {top[0][2]:.2f}")
+            yield StreamPrediction(number, len(recent), top)

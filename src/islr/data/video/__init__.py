@@ -27,7 +27,13 @@ from islr.data.video.extract import (
     extract_dataset,
     write_index,
 )
-from islr.data.video.holistic import ClipLandmarks, HolisticProcess, HolisticSettings, stream_frames
+from islr.data.video.holistic import (
+    ClipLandmarks,
+    HolisticProcess,
+    HolisticSettings,
+    HolisticStream,
+    stream_frames,
+)
 
 __all__ = [
     "SKIPPED_CSV",
@@ -37,6 +43,7 @@ __all__ = [
     "ExtractionReport",
     "HolisticProcess",
     "HolisticSettings",
+    "HolisticStream",
     "VideoClip",
     "build_sign_map",
     "ensure_python",

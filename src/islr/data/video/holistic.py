@@ -6,6 +6,7 @@ yields the landmarks of a live source (camera or file) frame by frame.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -19,7 +20,13 @@ import numpy as np
 from islr.data.video.environment import ensure_python, worker_script
 from islr.landmarks import N_LANDMARKS
 
-__all__ = ["ClipLandmarks", "HolisticProcess", "HolisticSettings", "stream_frames"]
+__all__ = [
+    "ClipLandmarks",
+    "HolisticProcess",
+    "HolisticSettings",
+    "HolisticStream",
+    "stream_frames",
+]
 
 _FRAME_BYTES = N_LANDMARKS * 3 * 4
 
@@ -185,53 +192,106 @@ class HolisticProcess:
         self.close()
 
 
-def stream_frames(
-    source: str | int, settings: HolisticSettings | None = None
-) -> Iterator[tuple[int, np.ndarray]]:
+class HolisticStream:
     """``(frame number, landmarks [543, 3])`` for each frame of a camera index or a video file.
 
-    Frames come as the source delivers them; closing the generator ends the worker.
+    Frames come as the source delivers them. With ``show`` (a window; needs a GUI build of
+    OpenCV in the extraction environment) or ``record`` (a video file), the worker also draws
+    each frame with its landmarks and the latest :meth:`caption`. Closing (or leaving the
+    ``with`` block, or breaking out of the iteration) ends the worker.
 
-    Raises:
+    Raises (while iterating):
         ExtractionEnvironmentError: no extraction environment.
-        ValueError: the source cannot be opened.
+        ValueError: the source cannot be opened, or the worker failed.
     """
-    settings = settings or HolisticSettings()
-    cmd = [str(ensure_python()), str(worker_script()), *settings.worker_args()]
-    log_file = tempfile.TemporaryFile()  # noqa: SIM115 (closed when the stream ends)
-    proc = subprocess.Popen(
-        [*cmd, "--stream", str(source)],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=log_file,
-        env=_worker_env(),
-    )
-    assert proc.stdout is not None
-    produced = 0
-    ended = False  # the source ended (not the consumer stopping early)
-    try:
-        while True:
-            line = proc.stdout.readline()
-            if not line:
-                ended = True
-                break
-            number = int(json.loads(line)["frame"])
-            data = proc.stdout.read(_FRAME_BYTES)
-            if len(data) != _FRAME_BYTES:
-                ended = True
-                break
-            produced += 1
-            yield number, np.frombuffer(data, dtype=np.float32).reshape(N_LANDMARKS, 3).copy()
-    finally:
-        if not ended:
+
+    def __init__(
+        self,
+        source: str | int,
+        settings: HolisticSettings | None = None,
+        *,
+        show: bool = False,
+        record: str | Path | None = None,
+    ) -> None:
+        settings = settings or HolisticSettings()
+        cmd = [str(ensure_python()), str(worker_script()), *settings.worker_args()]
+        cmd += ["--stream", str(source)]
+        if show:
+            cmd.append("--show")
+        if record is not None:
+            cmd += ["--record", str(Path(record).resolve())]
+        self.source = source
+        self._log = tempfile.TemporaryFile()  # noqa: SIM115 (closed with the stream)
+        self._proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._log,
+            env=_worker_env(),
+        )
+
+    def caption(self, text: str) -> None:
+        """Show ``text`` on the frames drawn from now on (``show`` / ``record``)."""
+        stdin = self._proc.stdin
+        if stdin is None or stdin.closed:
+            return
+        try:
+            stdin.write((text.replace("\n", " ") + "\n").encode())
+            stdin.flush()
+        except (BrokenPipeError, OSError):
+            pass  # the worker has finished: nothing left to draw on
+
+    def __iter__(self) -> Iterator[tuple[int, np.ndarray]]:
+        proc = self._proc
+        assert proc.stdout is not None
+        ended = False  # the source ended (not the consumer stopping early)
+        try:
+            while True:
+                line = proc.stdout.readline()
+                if not line:
+                    ended = True
+                    break
+                number = int(json.loads(line)["frame"])
+                data = proc.stdout.read(_FRAME_BYTES)
+                if len(data) != _FRAME_BYTES:
+                    ended = True
+                    break
+                yield number, np.frombuffer(data, dtype=np.float32).reshape(N_LANDMARKS, 3).copy()
+        finally:
+            why = self.close(terminate=not ended)
+        if proc.returncode != 0:
+            raise ValueError(why or f"{self.source}: the stream ended with exit {proc.returncode}")
+
+    def close(self, terminate: bool = True) -> str:
+        """End the worker; returns the last line it logged (its reason, if it failed)."""
+        proc = self._proc
+        if proc.stdin is not None and not proc.stdin.closed:
+            with contextlib.suppress(OSError):
+                proc.stdin.close()  # lets a recording worker finish its file
+        if terminate and proc.poll() is None:
             proc.terminate()
         try:
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-        proc.stdout.close()
-        why = _last_line(log_file)
-        log_file.close()
-    if proc.returncode != 0:
-        raise ValueError(why or f"{source}: the stream ended with exit status {proc.returncode}")
+        if proc.stdout is not None:
+            proc.stdout.close()
+        why = ""
+        if not self._log.closed:
+            why = _last_line(self._log)
+            self._log.close()
+        return why
+
+    def __enter__(self) -> HolisticStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def stream_frames(
+    source: str | int, settings: HolisticSettings | None = None
+) -> Iterator[tuple[int, np.ndarray]]:
+    """The frames of :class:`HolisticStream` (no drawing)."""
+    yield from HolisticStream(source, settings)

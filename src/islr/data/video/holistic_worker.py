@@ -14,7 +14,9 @@ Protocol (binary, on the original stdout; everything else the libraries print go
       {"ok": false, "reason": "..."}
 
 * ``stream`` mode: frames of one source (a camera index or a file), each as a header line
-  ``{"frame": N}`` followed by one ``543 * 3`` float32 frame, until the source ends.
+  ``{"frame": N}`` followed by one ``543 * 3`` float32 frame, until the source ends. With
+  ``--show`` / ``--record FILE`` the frames are also drawn with their landmarks and the latest
+  caption line read from stdin (islr sends the current prediction there).
 """
 
 from __future__ import annotations
@@ -87,10 +89,11 @@ class Extractor:
             refine_face_landmarks=False,  # 468 face points, as in the Kaggle data
         )
 
-    def process(self, tracker, bgr: np.ndarray) -> np.ndarray:
+    def process(self, tracker, bgr: np.ndarray, flipped: bool = False) -> np.ndarray:
+        """Landmarks of one BGR frame (mirrored first unless the caller already did)."""
         import cv2
 
-        if self.mirror:
+        if self.mirror and not flipped:
             bgr = cv2.flip(bgr, 1)
         rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
         rgb.flags.writeable = False
@@ -153,12 +156,92 @@ def _serve_clips(extractor: Extractor, proto) -> None:
             proto.write(np.ascontiguousarray(data, dtype=np.float32).tobytes())
 
 
-def _serve_stream(extractor: Extractor, source: str, proto) -> None:
+COLOURS = {"face": (200, 200, 200), "hand": (0, 200, 255), "pose": (255, 160, 0)}  # BGR
+
+
+class Annotator:
+    """Draws the landmarks and the latest caption on each frame; shows and/or records them.
+
+    Captions (the current prediction) arrive as text lines on stdin from islr, read by a
+    background thread, so drawing never waits for the model.
+    """
+
+    def __init__(self, show: bool, record: str | None, fps: float) -> None:
+        import threading
+
+        import cv2
+
+        self.cv2 = cv2
+        self.show = show
+        self.record = record
+        self.fps = fps if fps and fps > 0 else 30.0
+        self.writer = None
+        self.caption = ""
+        if show:
+            try:
+                cv2.namedWindow("islr")
+            except cv2.error:
+                raise SystemExit(
+                    "--show needs an OpenCV build with GUI support (the extraction environment "
+                    "has the headless one): use --record FILE.mp4, or install "
+                    "opencv-contrib-python into the extraction environment"
+                ) from None
+        threading.Thread(target=self._read_captions, daemon=True).start()
+
+    def _read_captions(self) -> None:
+        for line in sys.stdin:
+            self.caption = line.rstrip("\n")
+
+    def _points(self, img: np.ndarray, pts: np.ndarray, colour, radius: int) -> None:
+        h, w = img.shape[:2]
+        for x, y, _ in pts:
+            if np.isfinite(x) and np.isfinite(y):
+                self.cv2.circle(img, (int(x * w), int(y * h)), radius, colour, -1)
+
+    def __call__(self, bgr: np.ndarray, row: np.ndarray) -> bool:
+        """Annotate one frame; False once the viewer asked to stop (q in the window)."""
+        cv2 = self.cv2
+        img = bgr.copy()
+        self._points(img, row[:N_FACE:4], COLOURS["face"], 1)
+        self._points(img, row[N_FACE : N_FACE + N_HAND], COLOURS["hand"], 4)
+        self._points(img, row[N_FACE + N_HAND : N_FACE + N_HAND + N_POSE], COLOURS["pose"], 3)
+        self._points(img, row[N_FACE + N_HAND + N_POSE :], COLOURS["hand"], 4)
+        if self.caption:
+            cv2.rectangle(img, (0, 0), (img.shape[1], 40), (0, 0, 0), -1)
+            cv2.putText(
+                img, self.caption, (10, 28), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (255, 255, 255), 2
+            )
+        if self.record:
+            if self.writer is None:
+                size = (img.shape[1], img.shape[0])
+                self.writer = cv2.VideoWriter(
+                    self.record, cv2.VideoWriter_fourcc(*"mp4v"), self.fps, size
+                )
+                if not self.writer.isOpened():
+                    raise SystemExit(f"{self.record}: cannot write a video there")
+            self.writer.write(img)
+        if self.show:
+            cv2.imshow("islr", img)
+            if cv2.waitKey(1) & 0xFF == ord("q"):
+                return False
+        return True
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.release()
+        if self.show:
+            self.cv2.destroyAllWindows()
+
+
+def _serve_stream(extractor: Extractor, source: str, proto, annotator_args: dict) -> None:
     import cv2
 
     capture = cv2.VideoCapture(int(source) if source.isdigit() else source)
     if not capture.isOpened():
         raise SystemExit(f"{source}: cannot open the video source")
+    annotator = None
+    if annotator_args["show"] or annotator_args["record"]:
+        annotator = Annotator(fps=capture.get(cv2.CAP_PROP_FPS), **annotator_args)
     number = 0
     try:
         with extractor.holistic() as tracker:
@@ -166,14 +249,20 @@ def _serve_stream(extractor: Extractor, source: str, proto) -> None:
                 ok, bgr = capture.read()
                 if not ok or bgr is None:
                     break
-                row = extractor.process(tracker, bgr)
+                if extractor.mirror:
+                    bgr = cv2.flip(bgr, 1)
+                row = extractor.process(tracker, bgr, flipped=True)
                 proto.write((json.dumps({"frame": number}) + "\n").encode())
                 proto.write(np.ascontiguousarray(row, dtype=np.float32).tobytes())
                 number += 1
+                if annotator is not None and not annotator(bgr, row):
+                    break
     except BrokenPipeError:  # the reader stopped listening: a normal end of a live stream
         pass
     finally:
         capture.release()
+        if annotator is not None:
+            annotator.close()
 
 
 def main() -> None:
@@ -181,11 +270,13 @@ def main() -> None:
     parser.add_argument("--model-complexity", type=int, default=1, choices=(0, 1, 2))
     parser.add_argument("--mirror", action="store_true")
     parser.add_argument("--stream", help="camera index or video file: stream its frames")
+    parser.add_argument("--show", action="store_true", help="stream: show annotated frames")
+    parser.add_argument("--record", help="stream: write the annotated frames to this video")
     args = parser.parse_args()
     proto = _open_protocol_stream()
     extractor = Extractor(args.model_complexity, args.mirror)
     if args.stream is not None:
-        _serve_stream(extractor, args.stream, proto)
+        _serve_stream(extractor, args.stream, proto, {"show": args.show, "record": args.record})
     else:
         _serve_clips(extractor, proto)
 
