@@ -467,7 +467,9 @@ def _build_locked(
                 )
     if corrupt is not None:
         if not rebuild and not force:
-            raise CacheError(f"{corrupt} (not rebuilt: rebuild=False)") from None
+            raise CacheError(
+                f"{corrupt} (not rebuilt: rebuild=False, data.rebuild_cache=false)"
+            ) from None
         log.warning("%s -- rebuilding the cache", corrupt)
     return _build_files(plan, workers=workers, progress=progress, t0=t0)
 
