@@ -342,10 +342,14 @@ class DivergenceGuard(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         logs = logs or {}
-        for key in ("loss", "val_loss"):
-            if key in logs and not math.isfinite(float(logs[key])):
-                self._fail(f"{key} is {float(logs[key])} at the end of the epoch", None)
         bad = nonfinite_variables(self.model.weights)
         if bad:
             shown = ", ".join(bad[:3]) + (", ..." if len(bad) > 3 else "")
             self._fail(f"{len(bad)} weight tensor(s) hold NaN/inf ({shown})", None)
+        for key in ("loss", "val_loss"):
+            if key in logs and not math.isfinite(float(logs[key])):
+                self._fail(
+                    f"{key} is {float(logs[key])} at the end of the epoch (the weights are "
+                    "finite, the network's outputs are not)",
+                    None,
+                )
