@@ -11,6 +11,8 @@ The synthetic part is the first ``--signs`` signs of the demo preset, ``--sample
 function of the seed, its signer, sign and repetition only).
 
 Usage: python bench/bench_realism.py [--real DATA_ROOT] [--signs 100] [--samples 1]
+       python bench/bench_realism.py --other DATA_ROOT   (any Kaggle-layout set instead, e.g.
+       landmarks extracted from videos or an existing data/synthetic)
 """
 
 from __future__ import annotations
@@ -45,12 +47,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--samples", type=int, default=1, help="synthetic clips per (signer, sign)")
     ap.add_argument("--seed", type=int, default=0, help="synthetic seed (the demo uses 0)")
     ap.add_argument("--workers", type=int, default=None, help="generator processes")
+    ap.add_argument("--other", type=Path, help="compare this Kaggle-layout root, not new data")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     if not (args.real / "train.csv").exists():
         print(f"real data not found: {args.real}/train.csv is absent. The real Kaggle sample "
               "ships beside the repository as ../shared/data/asl-signs-sample (CI has it); "
               "pass another Kaggle-layout folder with --real.", file=sys.stderr)  # fmt: skip
+        return 2
+    if args.other is not None and not (args.other / "train.csv").exists():
+        print(f"{args.other}/train.csv is absent: --other must be a Kaggle-layout data root",
+              file=sys.stderr)  # fmt: skip
         return 2
 
     t0 = time.perf_counter()
@@ -59,18 +66,25 @@ def main(argv: list[str] | None = None) -> int:
     print(f"real: {len(real_clips)} clips, {sum(map(len, real_clips))} frames from {args.real} "
           f"({time.perf_counter() - t0:.1f} s)")  # fmt: skip
 
-    demo = dict(PRESETS["demo"])
-    demo.update(n_signs=args.signs, samples_per_sign=args.samples)
-    with tempfile.TemporaryDirectory(prefix="islr-realism-") as tmp:
-        t0 = time.perf_counter()
-        generate_dataset(tmp, seed=args.seed, workers=args.workers, progress=False, **demo)
-        syn_clips = load_clips(Path(tmp))
+    t0 = time.perf_counter()
+    if args.other is not None:
+        syn_clips = load_clips(args.other)
+        source = f"of {args.other}"
+    else:
+        demo = dict(PRESETS["demo"])
+        demo.update(n_signs=args.signs, samples_per_sign=args.samples)
+        with tempfile.TemporaryDirectory(prefix="islr-realism-") as tmp:
+            generate_dataset(tmp, seed=args.seed, workers=args.workers, progress=False, **demo)
+            syn_clips = load_clips(Path(tmp))
+        source = (f"of the demo preset ({args.signs} signs x {demo['n_participants']} signers x "
+                  f"{args.samples}), seed {args.seed}")  # fmt: skip
     synthetic = sequence_statistics(syn_clips)
-    print(f"synthetic: {len(syn_clips)} clips, {sum(map(len, syn_clips))} frames of the demo "
-          f"preset ({args.signs} signs x {demo['n_participants']} signers x {args.samples}), "
-          f"seed {args.seed} ({time.perf_counter() - t0:.1f} s)\n")  # fmt: skip
+    column = "other" if args.other else "synthetic"
+    seconds = time.perf_counter() - t0
+    print(f"{column}: {len(syn_clips)} clips, {sum(map(len, syn_clips))} frames {source} "
+          f"({seconds:.1f} s)\n")  # fmt: skip
 
-    print(f"{'statistic':<22} {'real':>8} {'synthetic':>10} {'ratio':>7}  in {BAND[0]}-{BAND[1]}")
+    print(f"{'statistic':<22} {'real':>8} {column:>10} {'ratio':>7}  in {BAND[0]}-{BAND[1]}")
     outside = []
     for name in STATISTICS:
         ratio = synthetic[name] / real[name] if real[name] else float("nan")
