@@ -121,7 +121,9 @@ def setup_environment(folder: Path | None = None, *, quiet: bool = False) -> Pat
     pip = [str(python), "-m", "pip", "install", "--disable-pip-version-check"]
     if quiet:
         pip.append("--quiet")
-    for args in (["--no-deps", MEDIAPIPE_WHEEL], list(MEDIAPIPE_REQUIREMENTS)):
+    # Requirements first, the wheel last without its dependencies: pip then has nothing to
+    # report about the extras it asks for (opencv-contrib-python, jax, sounddevice).
+    for args in (list(MEDIAPIPE_REQUIREMENTS), ["--no-deps", MEDIAPIPE_WHEEL]):
         result = subprocess.run([*pip, *args], check=False)
         if result.returncode != 0:
             raise ExtractionEnvironmentError(
