@@ -34,6 +34,11 @@ class Augmenter:
 
     The input must have ``T >= 1`` frames (the pipeline drops all-NaN frames first); the output
     always has at least one frame.
+
+    ``on_device`` does not change what ``__call__`` does; it tells the training pipeline where
+    to run the augmentations: per sample in numpy on the host (False), or batched inside the
+    compiled training step by :class:`islr.augment.batched.BatchAugmentation` with these same
+    settings (True; the host then only gathers and pads).
     """
 
     def __init__(
@@ -53,6 +58,7 @@ class Augmenter:
         cutout_p: float = 0.5,
         cutout_size: Sequence[float] = (0.2, 0.4),
         mask_value: float | None = float("nan"),
+        on_device: bool = False,
     ) -> None:
         if max_len is not None and (
             isinstance(max_len, bool) or not isinstance(max_len, int | np.integer) or max_len < 1
@@ -79,6 +85,7 @@ class Augmenter:
             if low < 0.0 or high > 1.0:
                 raise ValueError(f"{name}: fractions must lie in [0, 1], got ({low}, {high})")
         self.mask_value = float("nan") if mask_value is None else float(mask_value)
+        self.on_device = bool(on_device)
 
     def __call__(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Return an augmented float32 copy of ``x`` (``[T, 118, 3]``, ``T >= 1``)."""
@@ -130,6 +137,7 @@ class Augmenter:
             "cutout_p": self.cutout_p,
             "cutout_size": list(self.cutout_size),
             "mask_value": None if math.isnan(self.mask_value) else self.mask_value,
+            "on_device": self.on_device,
         }
 
     @classmethod
