@@ -7,8 +7,14 @@ import logging
 import numpy as np
 import pytest
 
+from islr.augment import Augmenter
 from islr.landmarks import N_POINTS, PAD_VALUE
-from islr.train.pipeline import SequenceBatches, bucket_boundaries, count_valid_frames
+from islr.train.pipeline import (
+    SequenceBatches,
+    bucket_boundaries,
+    count_valid_frames,
+    host_window,
+)
 
 pytestmark = pytest.mark.backend
 
@@ -183,3 +189,56 @@ def test_works_on_the_real_cache(tiny_cache):
     ds = SequenceBatches(tiny_cache, np.arange(len(tiny_cache)), batch_size=16, max_len=64)
     labels = np.concatenate([y[w > 0] for _, y, w in ds.iter_numpy()])
     np.testing.assert_array_equal(np.sort(labels), np.sort(tiny_cache.labels[ds.indices]))
+
+
+class FlatSource(ArraySource):
+    """ArraySource with the cache's flat ``points`` / ``offsets`` arrays (the gather fast path)."""
+
+    def __init__(self, lengths: list[int], nan_frames: dict[int, list[int]] | None = None):
+        super().__init__(lengths, nan_frames)
+        self.points = np.concatenate(self.seqs)
+        self.offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+
+
+def test_host_window_extends_only_for_on_device_resampling():
+    assert host_window(32, None) == 32
+    assert host_window(32, Augmenter(max_len=32)) == 32  # host augmentation crops itself
+    assert host_window(32, Augmenter(max_len=32, on_device=True)) == 64  # 32 / 0.5
+    assert host_window(30, Augmenter(resample_scale=(0.8, 1.2), on_device=True)) == 38
+    assert host_window(32, Augmenter(resample_p=0.0, on_device=True)) == 32
+    assert host_window(32, Augmenter(enabled=False, on_device=True)) == 32
+
+
+@pytest.mark.parametrize("training", [False, True])
+def test_batch_gather_gives_the_per_sample_batches(training):
+    rng = np.random.default_rng(5)
+    lengths = [int(v) for v in rng.integers(1, 90, size=45)]
+    nan_frames = {i: list(range(0, lengths[i], 4)) for i in range(0, 45, 3)}
+    nan_frames[7] = list(range(lengths[7]))  # nothing detected: skipped
+    aug = Augmenter(max_len=40, on_device=True) if training else None
+    kw = dict(batch_size=8, max_len=40, training=training, augmenter=aug, boundaries=[16, 32])
+    slow = SequenceBatches(ArraySource(lengths, nan_frames), range(45), **kw)
+    fast = SequenceBatches(FlatSource(lengths, nan_frames), range(45), **kw)
+    assert fast.gathers_in_batch and not slow.gathers_in_batch
+    assert len(fast) == len(slow) > 1
+    for k in range(len(fast)):
+        for a, b in zip(fast[k], slow[k], strict=True):
+            np.testing.assert_array_equal(a, b)
+    fast.tf_spec_probe = slow.tf_spec_probe = True  # forced lengths go through both paths too
+    np.testing.assert_array_equal(fast[0][0], slow[0][0])
+
+
+def test_on_device_augmenter_is_not_applied_and_long_sequences_keep_the_window():
+    lengths = [10, 70, 100, 20]
+    src = FlatSource(lengths)
+    aug = Augmenter(max_len=32, on_device=True)  # resample 0.5-1.5: the host keeps 64 frames
+    ds = SequenceBatches(src, range(4), batch_size=4, max_len=32, training=True, augmenter=aug)
+    assert ds.max_len == 64 and tuple(ds.boundaries) == (16, 32, 64)
+    x, y = ds[0]
+    assert x.shape[1] == 64
+    for row, i in zip(x, y, strict=True):
+        n = min(lengths[i], 64)
+        np.testing.assert_array_equal(row[:n], src.seqs[i][:n])  # raw frames: not augmented
+        assert (row[n:] == PAD_VALUE).all()
+    ev = SequenceBatches(src, range(4), batch_size=4, max_len=32, augmenter=aug)
+    assert ev.max_len == 32 and ev[0][0].shape[1] == 32

@@ -22,6 +22,19 @@ the batch size is constant.
 
 The shuffle and every sample's augmentation seed derive from ``(seed, epoch, sample index)``
 only, so a run resumed at epoch ``k`` sees exactly the batches an uninterrupted run sees.
+
+Augmentation on the device: an augmenter whose ``on_device`` attribute is true
+(``augment.on_device=true``) is not applied here. Training batches are then only gathered and
+padded; the model's training wrapper augments them with
+:class:`islr.augment.batched.BatchAugmentation` (which also does the random crop to
+``max_len``). The host keeps up to :func:`host_window` frames per sequence (``max_len /
+resample_scale[0]`` with resampling: what a slowed-down crop of ``max_len`` frames can span),
+and the bucket boundaries extend to that window.
+
+Gather fast path: when the source exposes the cache's flat ``points`` / ``offsets`` arrays and no
+augmenter runs on the host, each batch is one vectorised gather from a table of every sample's
+kept frames (built once, on first use), instead of per-sample work: the same batches, a
+fraction of the host time.
 """
 
 from __future__ import annotations
@@ -96,6 +109,21 @@ def count_valid_frames(source: SequenceSource, indices: Sequence[int] | None = N
     return out
 
 
+def host_window(max_len: int, augmenter: Any) -> int:
+    """Frames the host keeps per training sequence when ``augmenter`` runs on the device.
+
+    ``max_len`` when the augmentations run on the host (or not at all); with on-device
+    resampling ``ceil(max_len / resample_scale[0])``, so that the device's crop after a
+    slow-down still sees every frame it could keep (for sequences up to that long).
+    """
+    if augmenter is None or not getattr(augmenter, "on_device", False):
+        return int(max_len)
+    if not getattr(augmenter, "enabled", True) or float(getattr(augmenter, "resample_p", 0)) == 0:
+        return int(max_len)
+    low = float(augmenter.resample_scale[0])
+    return max(int(max_len), math.ceil(int(max_len) / min(low, 1.0)))
+
+
 def drop_empty_frames(seq: np.ndarray) -> np.ndarray:
     """Remove frames whose points are all NaN (nothing detected)."""
     keep = ~np.isnan(seq).all(axis=(1, 2))
@@ -130,7 +158,8 @@ class SequenceBatches(keras.utils.PyDataset):
         max_len: frames kept per sequence.
         training: shuffle, augment and drop the remainder (True) or visit every sample once
             with weights (False; batches are ``(x, y, sample_weight)``).
-        augmenter: ``callable(x [T,118,3], rng) -> [T',118,3]`` applied in training only.
+        augmenter: ``callable(x [T,118,3], rng) -> [T',118,3]`` applied in training only; one
+            with ``on_device=True`` is not applied (see the module docstring).
         seed: base seed of the shuffle and the per-sample augmentation streams.
         boundaries: bucket boundaries (padding lengths); capped at ``max_len``.
         bucketing: False pads every batch to ``max_len``.
@@ -166,9 +195,11 @@ class SequenceBatches(keras.utils.PyDataset):
         if int(batch_size) < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.source = source
-        self.max_len = int(max_len)
         self.training = bool(training)
-        self.augmenter = augmenter
+        self.augment_on_device = bool(getattr(augmenter, "on_device", False))
+        self.augmenter = None if self.augment_on_device else augmenter
+        # Frames kept per sequence: more than max_len when the device crops after resampling.
+        self.max_len = host_window(max_len, augmenter) if self.training else int(max_len)
         self.seed = int(seed)
         self.boundaries = np.asarray(bucket_boundaries(boundaries, self.max_len, bucketing))
         self.epoch = int(initial_epoch)
@@ -208,6 +239,8 @@ class SequenceBatches(keras.utils.PyDataset):
         self._plan_epoch: int | None = None
         self._plan: list[np.ndarray] = []
         self._plan_lock = threading.Lock()
+        self._frame_table: tuple[np.ndarray, np.ndarray] | None = None
+        self._table_lock = threading.Lock()
         if not self.training:
             self._plan = self._eval_plan()
             self._plan_epoch = -1
@@ -293,20 +326,90 @@ class SequenceBatches(keras.utils.PyDataset):
             seq = np.asarray(self.augmenter(seq, rng), dtype=np.float32)
         return seq[: self.max_len]
 
-    def _pad_length(self, seqs: Sequence[np.ndarray]) -> int:
-        longest = max(len(s) for s in seqs)
+    # --- gather fast path --------------------------------------------------------------------
+    @property
+    def gathers_in_batch(self) -> bool:
+        """True when batches come from one vectorised gather (see the module docstring)."""
+        host_augments = self.training and self.augmenter is not None
+        return (
+            not host_augments
+            and getattr(self.source, "points", None) is not None
+            and getattr(self.source, "offsets", None) is not None
+        )
+
+    def frame_table(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(frames, starts)``: the flat ``points`` rows of every sample's kept frames
+        (all-NaN frames dropped, at most ``max_len``), sample ``p`` (a position into
+        ``self.indices``) owning ``frames[starts[p]:starts[p + 1]]``. Built once, in chunks."""
+        with self._table_lock:
+            if self._frame_table is None:
+                self._frame_table = self._build_frame_table()
+        return self._frame_table
+
+    def _build_frame_table(self) -> tuple[np.ndarray, np.ndarray]:
+        points = self.source.points  # type: ignore[attr-defined]
+        offsets = np.asarray(self.source.offsets, dtype=np.int64)  # type: ignore[attr-defined]
+        parts: list[np.ndarray] = []
+        counts = np.empty(len(self.indices), dtype=np.int64)
+        chunk = 1024
+        for c in range(0, len(self.indices), chunk):
+            idx = self.indices[c : c + chunk]
+            begin, end = offsets[idx], offsets[idx + 1]
+            n = end - begin
+            rows = np.repeat(begin - np.cumsum(n) + n, n) + np.arange(n.sum())
+            keep = ~np.isnan(np.asarray(points[rows])).all(axis=(1, 2))
+            owner = np.repeat(np.arange(len(idx)), n)
+            rank = np.cumsum(keep) - 1  # rank of a kept frame among all kept frames here
+            first = np.concatenate([[0], np.cumsum(np.bincount(owner[keep], minlength=len(idx)))])
+            within = rank - first[owner]  # rank of a kept frame inside its own sequence
+            take = keep & (within < self.max_len)
+            parts.append(rows[take])
+            counts[c : c + chunk] = np.bincount(owner[take], minlength=len(idx))
+        frames = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+        return frames, np.concatenate([[0], np.cumsum(counts)])
+
+    def _gather(self, positions: np.ndarray, length: int | None) -> np.ndarray:
+        """The padded batch of ``positions`` from the frame table (``length``: pad length,
+        ``None``: the bucket of the longest).
+
+        Every value of the batch is written once: a sample's frames are one slice copy when
+        they are consecutive rows of ``points`` (no all-NaN frame dropped), else one ``take``;
+        then its padding. (Measured faster than a vectorised fill + scatter, which writes the
+        real frames twice and builds large index arrays.)
+        """
+        frames, starts = self.frame_table()
+        points = self.source.points  # type: ignore[attr-defined]
+        begin = starts[positions]
+        counts = starts[positions + 1] - begin
+        if length is None:
+            length = self._pad_length_of(int(counts.max()))
+        counts = np.minimum(counts, length)
+        out = np.empty((len(positions), length, N_POINTS, 3), dtype=np.float32)
+        for b, (s, n) in enumerate(zip(begin.tolist(), counts.tolist(), strict=True)):
+            if n:
+                first = int(frames[s])
+                if int(frames[s + n - 1]) - first == n - 1:
+                    out[b, :n] = points[first : first + n]
+                else:
+                    np.take(points, frames[s : s + n], axis=0, out=out[b, :n])
+            out[b, n:] = PAD_VALUE
+        return out
+
+    def _pad_length_of(self, longest: int) -> int:
         if self.training and self.num_batches == 1:
             # A single batch can't give the TF spec probe two shapes; keep its shape fixed.
             return int(self.boundaries[-1])
         return int(self.boundaries[self._bucket_of(np.asarray([longest]))[0]])
+
+    def _pad_length(self, seqs: Sequence[np.ndarray]) -> int:
+        return self._pad_length_of(max(len(s) for s in seqs))
 
     def __getitem__(self, idx: int) -> tuple[np.ndarray, ...]:
         plan = self.plan()
         if idx < 0 or idx >= self.num_batches:
             raise IndexError(f"batch {idx} out of range (0..{self.num_batches - 1})")
         positions = plan[idx]
-        seqs = [self.load_sample(p) for p in positions]
-        length = self._pad_length(seqs)
+        length: int | None = None
         if (
             self.tf_spec_probe
             and self.num_batches > 1
@@ -316,7 +419,11 @@ class SequenceBatches(keras.utils.PyDataset):
             # on the main thread before training; give them different lengths so the time
             # axis stays dynamic (these probe batches are never trained on).
             length = int(self.boundaries[0] if idx == 0 else self.boundaries[-1])
-        x = pad_batch(seqs, length)
+        if self.gathers_in_batch:
+            x = self._gather(np.asarray(positions, dtype=np.int64), length)
+        else:
+            seqs = [self.load_sample(p) for p in positions]
+            x = pad_batch(seqs, self._pad_length(seqs) if length is None else length)
         y = self.labels[positions]
         if self.training:
             return x, y
