@@ -94,6 +94,10 @@ def main(cfg: DictConfig) -> float | None:
             raise SystemExit(
                 f"islr-train: export failed (the run is kept in {run_dir}): {err}"
             ) from None
+    if export_dir is not None:
+        from islr.train.loggers import log_export
+
+        log_export(cfg, run_dir, export_dir)  # the exported model to MLflow & co.
     lines = [f"run directory: {run_dir}"]
     if "val_top1" in result:
         lines.append(

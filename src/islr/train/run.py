@@ -34,6 +34,7 @@ from islr.train.callbacks import (
 )
 from islr.train.devices import claim_gpu_for_job
 from islr.train.distribution import setup_distribution, teardown_distribution
+from islr.train.loggers import build_loggers, run_info
 from islr.train.metrics import evaluate_network
 from islr.train.pipeline import SequenceBatches, count_valid_frames
 
@@ -48,6 +49,7 @@ RESUME_MAY_CHANGE = (
     "paths",
     "hydra",
     "export",
+    "logger",
     "trainer.progress_bar",
     "trainer.gpu_per_job",
     "trainer.distribution",
@@ -313,6 +315,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 
     t_start = time.perf_counter()
     check_config(cfg)
+    loggers = build_loggers(cfg)  # a missing tracking library fails here, before any work
     # Before the backend touches a device: parallel sweep jobs each take their own GPU.
     gpu = claim_gpu_for_job(_multirun_job_num(), bool(cfg.trainer.get("gpu_per_job", True)))
     run_dir = Path(str(cfg.paths.output_dir))
@@ -420,6 +423,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         restore_rng_states(model, weights_path)
         log.info("resumed from %s at epoch %d", weights_path, initial_epoch)
 
+    loggers.start(run_info(cfg, run_dir, resumed=state is not None))
     checkpointer = CheckpointState(
         run_dir,
         network,
@@ -436,6 +440,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         DivergenceGuard(divergence_hints(cfg)),  # before checkpointer: no non-finite checkpoint
         checkpointer,
         EpochLogger(epochs),
+        loggers.callback(),  # after the checkpointer: what it reports is saved
     ]
     if awp_lambda > 0:
         from islr.train.awp import AWPSchedule
@@ -464,7 +469,12 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             )
         except DivergenceError as err:
             keras.config.set_dtype_policy("float32")
-            raise _record_divergence(err, run_dir, split.fold, checkpointer) from None
+            error = _record_divergence(err, run_dir, split.fold, checkpointer)
+            loggers.finish({"run_dir": str(run_dir)}, status="FAILED")
+            raise error from None
+        except BaseException:
+            loggers.finish({"run_dir": str(run_dir)}, status="FAILED")
+            raise
     fit_seconds = time.perf_counter() - t_fit
 
     result: dict[str, Any] = {
@@ -506,6 +516,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 
         reports.plot_curves(checkpointer.history, run_dir / "curves.png")
     write_json_atomic(run_dir / "metrics.json", result)
+    loggers.finish(result)
     keras.config.set_dtype_policy("float32")
     teardown_distribution()
     if "val_top1" in result:
