@@ -60,6 +60,12 @@ RESUME_MAY_CHANGE = (
     "data.preprocess_workers",
     "data.rebuild_cache",
 )
+# Model arguments the trainer passes (build_network), so that no model config states them.
+MODEL_SETTINGS_FROM_TRAINER = {
+    "max_len": "data.max_len",
+    "num_classes": "the data's sign map",
+    "late_dropout_start_step": "trainer.late_dropout_start_epoch",
+}
 
 
 @dataclass
@@ -158,6 +164,9 @@ def check_config(cfg: DictConfig) -> None:
         raise ConfigError(f"trainer.awp.lambda must be >= 0, got {cfg.trainer.awp['lambda']}")
     if not str(cfg.data.root):
         raise ConfigError("data.root is empty")
+    for key, source in MODEL_SETTINGS_FROM_TRAINER.items():  # one source of truth
+        if key in cfg.model:
+            raise ConfigError(f"model.{key}: the trainer sets it from {source}; remove it")
 
 
 # --- setup ------------------------------------------------------------------------------------
