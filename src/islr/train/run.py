@@ -277,11 +277,19 @@ def build_network(cfg: DictConfig, num_classes: int, late_dropout_start_step: in
     )
 
 
-def build_training_model(network: keras.Model, awp_lambda: float) -> keras.Model:
+def build_training_model(
+    network: keras.Model, awp_lambda: float, augmentation: keras.layers.Layer | None = None
+) -> keras.Model:
     """The model ``fit`` runs: an AWP wrapper, or a plain functional wrapper around ``network``.
 
-    The network itself is never compiled, so its ``.keras`` files hold no optimizer.
+    ``augmentation`` (``augment.on_device=true``: a ``BatchAugmentation``) runs on each batch
+    before ``network``, inside the compiled step, in training only. It lives in this wrapper
+    only: the network itself is never compiled, so its ``.keras`` files hold no optimizer and
+    no augmentation.
     """
+    if augmentation is not None:
+        points = keras.Input(shape=network.input_shape[1:], name="points")
+        network = keras.Model(points, network(augmentation(points)), name="augmented")
     if awp_lambda > 0:
         from islr.train.awp import AWPModel
 
@@ -395,7 +403,12 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         cfg, split.num_classes, int(tr.late_dropout_start_epoch) * steps_per_epoch
     )
     awp_lambda = float(tr.awp["lambda"])
-    model = build_training_model(network, awp_lambda)
+    augmentation = None
+    if getattr(augmenter, "on_device", False):  # the pipeline then only gathers and pads
+        from islr.augment.batched import BatchAugmentation
+
+        augmentation = BatchAugmentation.from_augmenter(augmenter, seed=seed, name="augment")
+    model = build_training_model(network, awp_lambda, augmentation)
     optim_kwargs: dict[str, Any] = {"total_steps": total_steps}
     warmup = int(cfg.optim.get("warmup_steps") or 0)
     if warmup >= total_steps:  # short debug runs (debug=fast, limit_train_batches)
