@@ -166,3 +166,14 @@ def test_wheel_installs_and_trains_from_an_empty_directory(tmp_path: Path) -> No
     assert (run_dir / ".hydra" / "config.yaml").is_file()
     assert (work / "data" / "cache" / "meta.json").is_file()  # data/ under the current dir
     assert sorted(p.name for p in work.iterdir()) == ["d", "data", "logs"]
+
+    # the other Hydra entry points find their configs too
+    for script, key in (("islr-export", "sources:"), ("islr-extract-shards", "shard:")):
+        shown = _run([str(venv_bin / script), "--cfg", "job"], cwd=work).stdout
+        assert key in shown, script
+    evaluated = _run(
+        [str(venv_bin / "islr-eval"), f"ckpt_path={run_dir}", "data.root=d", "data.max_len=32"],
+        cwd=work,
+    )
+    assert "top-1" in evaluated.stdout
+    assert len(list((work / "logs" / "eval" / "runs").iterdir())) == 1
