@@ -52,3 +52,22 @@ def test_recipe_schedules_start_within_the_run(experiment: str | None) -> None:
         assert int(cfg.trainer.late_dropout_start_epoch) < epochs
     if float(cfg.trainer.awp["lambda"]) > 0:
         assert int(cfg.trainer.awp.start_epoch) < epochs
+
+
+def test_a_run_saved_with_the_former_model_settings_still_resumes() -> None:
+    """Runs trained before this change saved model.max_len & co.; they are not changes."""
+    from islr.train.run import run_settings, settings_changes
+
+    current = run_settings(_compose(["experiment=demo"]))
+    assert "model.max_len" not in current and "model.dim" in current
+    saved = {
+        **current,
+        "model.max_len": 384,
+        "model.num_classes": 250,
+        "model.late_dropout_start_step": 0,
+        "logger.csv._target_": "islr.train.loggers.CSVLogger",
+    }
+    assert settings_changes(saved, current) == []
+    assert settings_changes({**saved, "model.dim": 8}, current) == [
+        f"model.dim: 8 -> {current['model.dim']!r}"
+    ]
