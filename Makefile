@@ -10,7 +10,7 @@ PYTEST_WORKERS ?= 2
 DEMO_DATA ?= data/synthetic
 
 .DEFAULT_GOAL := help
-.PHONY: help install extract-env train test test-tf test-jax lint format bench clean data preprocess
+.PHONY: help install extract-env train test test-fast lint format bench clean data
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -38,6 +38,9 @@ train: data ## Set up, make demo data, train the demo model on CPU, evaluate and
 test: install ## Run the full test suite (TensorFlow backend, then the backend tests under JAX)
 	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup -q
 	KERAS_BACKEND=jax $(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup -q -m backend
+
+test-fast: install ## The quick subset: TensorFlow backend only, no slow (end-to-end) tests
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup -q -m "not slow"
 
 lint: install ## ruff check + format check
 	$(BIN)/ruff check src tests bench notebooks
