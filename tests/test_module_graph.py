@@ -3,7 +3,8 @@
 Every ``import islr...`` / ``from islr... import`` anywhere in a module (top level, functions,
 ``TYPE_CHECKING`` blocks) is an edge. Stages, upstream first::
 
-    landmarks, errors, atomic_io -> data -> features -> augment -> model -> train -> export -> cli
+    landmarks, errors, atomic_io, run_layout
+        -> data -> features -> augment -> model -> train -> export -> cli
 
 A module may import its own stage or an upstream one, never a downstream one, and the
 module-level graph has no cycle.
@@ -16,7 +17,7 @@ from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 STAGES = ("base", "data", "features", "augment", "model", "train", "export", "cli")
-BASE = {"islr", "islr.landmarks", "islr.errors", "islr.atomic_io"}
+BASE = {"islr", "islr.landmarks", "islr.errors", "islr.atomic_io", "islr.run_layout"}
 
 
 def _module_name(path: Path, src: Path) -> str:

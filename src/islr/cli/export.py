@@ -15,6 +15,7 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from islr.cli._config import CONFIG_DIR
+from islr.run_layout import RunLayout
 
 log = logging.getLogger("islr.export")
 
@@ -35,7 +36,7 @@ def run_export(cfg: DictConfig) -> Path | None:
     out_dir = cfg.get("out_dir")
     if out_dir is None:
         if len(sources) == 1 and Path(sources[0]).is_dir():
-            out_dir = Path(sources[0]) / "export"
+            out_dir = RunLayout(sources[0]).export
         else:
             raise ValueError("out_dir: required unless there is exactly one run-directory source")
     report = export_models(

@@ -20,6 +20,7 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from islr.cli._config import CONFIG_DIR
+from islr.run_layout import ExportLayout, RunLayout
 
 log = logging.getLogger("islr.train")
 
@@ -32,7 +33,7 @@ def export_after_training(run_dir: Path, cfg: DictConfig) -> Path | None:
     """
     import keras
 
-    out_dir = run_dir / "export"
+    out_dir = RunLayout(run_dir).export
     if keras.backend.backend() == "tensorflow":
         from islr.export import export_run
 
@@ -83,6 +84,7 @@ def main(cfg: DictConfig) -> float | None:
             return float("nan")
         raise SystemExit(f"islr-train: {err}") from None
     run_dir = Path(result["run_dir"])
+    layout = RunLayout(run_dir)
     export_dir = None
     if cfg.export.get("enabled", False):
         try:
@@ -105,13 +107,13 @@ def main(cfg: DictConfig) -> float | None:
             f"top-1 {result['val_top1']:.4f}, top-5 {result['val_top5']:.4f}"
         )
     lines += [
-        f"checkpoints: {run_dir / 'checkpoints'} (best.keras, last.keras, last.weights.h5)",
-        f"metrics: {run_dir / 'metrics.json'}, {run_dir / 'metrics.csv'}",
-        f"plots: {run_dir / 'curves.png'}, {run_dir / 'confusion.png'}",
+        f"checkpoints: {layout.checkpoints} (best.keras, last.keras, last.weights.h5)",
+        f"metrics: {layout.metrics_json}, {layout.metrics_csv}",
+        f"plots: {layout.curves}, {layout.confusion}",
     ]
     if export_dir is not None:
         lines.append(f"export: {export_dir} (submission.zip, *.tflite, saved_model/, model.keras)")
-        report = export_dir / "report.md"
+        report = ExportLayout(export_dir).report_md
         if report.is_file():
             # Size, parity error and latency of every exported file, as checked by the gate.
             lines.append(report.read_text().rstrip())

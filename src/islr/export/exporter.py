@@ -31,15 +31,35 @@ from islr.export.inference import (
     run_keras,
 )
 from islr.export.parity import DEFAULT_TOLERANCES, ParityResult, check_parity, parity_inputs
+from islr.run_layout import (
+    INFERENCE_KERAS,
+    REPORT_JSON,
+    REPORT_MD,
+    SAVED_MODEL,
+    SIGN_MAP_FILENAME,
+    SUBMISSION,
+    ExportLayout,
+    RunLayout,
+)
+
+__all__ = [
+    "INFERENCE_KERAS",
+    "REPORT_JSON",
+    "REPORT_MD",
+    "SAVED_MODEL",
+    "SIGN_MAP_FILENAME",
+    "SUBMISSION",
+    "ExportReport",
+    "ExportSettings",
+    "ExportedFile",
+    "check_finite_network",
+    "export_models",
+    "export_run",
+    "find_sign_map",
+    "median_latency_ms",
+]
 
 log = logging.getLogger(__name__)
-
-SIGN_MAP_FILENAME = "sign_to_prediction_index_map.json"
-REPORT_JSON = "report.json"
-REPORT_MD = "report.md"
-SUBMISSION = "submission.zip"
-INFERENCE_KERAS = "model.keras"
-SAVED_MODEL = "saved_model"
 
 
 @dataclass
@@ -235,7 +255,7 @@ def _prepare_out_dir(out_dir: Path) -> None:
     if out_dir.exists():
         if not out_dir.is_dir():
             raise FileExistsError(f"{out_dir}: exists and is not a directory")
-        if any(out_dir.iterdir()) and not (out_dir / REPORT_JSON).is_file():
+        if any(out_dir.iterdir()) and not ExportLayout(out_dir).report_json.is_file():
             raise FileExistsError(
                 f"{out_dir}: exists, is not empty and holds no {REPORT_JSON} "
                 "(not a previous export); choose another out_dir"
@@ -324,19 +344,20 @@ def export_models(
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
     tmp.chmod(0o755)  # mkdtemp makes it private; the export is an ordinary directory
+    staged = ExportLayout(tmp)
     try:
         files: list[ExportedFile] = []
         parity: list[ParityResult] = []
         runners: dict[str, tflite.TFLiteRunner] = {}
-        model.save(tmp / INFERENCE_KERAS)
-        files.append(ExportedFile(INFERENCE_KERAS, (tmp / INFERENCE_KERAS).stat().st_size))
-        saved = tflite.write_saved_model(model, tmp / SAVED_MODEL)
+        model.save(staged.inference_keras)
+        files.append(ExportedFile(INFERENCE_KERAS, staged.inference_keras.stat().st_size))
+        saved = tflite.write_saved_model(model, staged.saved_model)
         for variant in variants:
             log.info("converting %s", variant)
             flatbuffer = tflite.convert_saved_model(saved, variant)
-            name = f"model_{variant}.tflite"
-            (tmp / name).write_bytes(flatbuffer)
-            runner = tflite.TFLiteRunner(tmp / name, num_threads=1)
+            name = staged.tflite(variant).name
+            staged.tflite(variant).write_bytes(flatbuffer)
+            runner = tflite.TFLiteRunner(staged.tflite(variant), num_threads=1)
             results = check_parity(
                 lambda f: run_keras(model, f),
                 runner,
@@ -376,10 +397,10 @@ def export_models(
             files.insert(1, ExportedFile(SAVED_MODEL + "/", _dir_size(saved)))
         else:
             shutil.rmtree(saved)
-        with zipfile.ZipFile(tmp / SUBMISSION, "w", zipfile.ZIP_DEFLATED) as zf:
-            zf.write(tmp / f"model_{submission_variant}.tflite", arcname="model.tflite")
-        files.append(ExportedFile(SUBMISSION, (tmp / SUBMISSION).stat().st_size))
-        (tmp / SIGN_MAP_FILENAME).write_text(json.dumps(mapping, indent=1), encoding="utf-8")
+        with zipfile.ZipFile(staged.submission, "w", zipfile.ZIP_DEFLATED) as zf:
+            zf.write(staged.tflite(submission_variant), arcname="model.tflite")
+        files.append(ExportedFile(SUBMISSION, staged.submission.stat().st_size))
+        staged.sign_map.write_text(json.dumps(mapping, indent=1), encoding="utf-8")
 
         report = ExportReport(
             out_dir=str(out_dir),
@@ -392,8 +413,8 @@ def export_models(
             files=files,
             parity=[r.to_dict() for r in parity],
         )
-        (tmp / REPORT_JSON).write_text(json.dumps(report.to_dict(), indent=2), encoding="utf-8")
-        (tmp / REPORT_MD).write_text(report.to_markdown(), encoding="utf-8")
+        staged.report_json.write_text(json.dumps(report.to_dict(), indent=2), encoding="utf-8")
+        staged.report_md.write_text(report.to_markdown(), encoding="utf-8")
         if out_dir.exists():
             shutil.rmtree(out_dir)  # checked above: empty or a previous export
         tmp.rename(out_dir)
@@ -422,7 +443,7 @@ def export_run(
     if not run_dir.is_dir():
         raise FileNotFoundError(f"{run_dir}: run directory not found")
     if cfg is None:
-        hydra_cfg = run_dir / ".hydra" / "config.yaml"
+        hydra_cfg = RunLayout(run_dir).hydra_config
         if hydra_cfg.is_file():
             from omegaconf import OmegaConf
 
@@ -432,7 +453,7 @@ def export_run(
     if not settings.enabled:
         log.info("export disabled by config; nothing exported for %s", run_dir)
         return None
-    target = Path(out_dir or settings.out_dir or run_dir / "export")
+    target = Path(out_dir or settings.out_dir or RunLayout(run_dir).export)
     return export_models(
         [run_dir],
         target,

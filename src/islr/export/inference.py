@@ -20,10 +20,10 @@ from islr.export.layers import AddBatchAxis, DropMask, EnsembleHead
 from islr.export.layers.ensemble_head import OUTPUT_KINDS
 from islr.features import LandmarkFeatures, SelectLandmarks
 from islr.landmarks import N_LANDMARKS, N_POINTS
+from islr.run_layout import CHECKPOINT, RunLayout
 
 log = logging.getLogger(__name__)
 
-CHECKPOINT = Path("checkpoints") / "best.keras"
 _HALF_POLICIES = ("mixed_float16", "mixed_bfloat16")
 
 
@@ -35,7 +35,7 @@ def resolve_network_path(source: str | Path) -> Path:
     """
     path = Path(source)
     if path.is_dir():
-        candidate = path / CHECKPOINT
+        candidate = RunLayout(path).best
         if not candidate.is_file():
             raise FileNotFoundError(
                 f"{path}: run directory has no {CHECKPOINT} (is it a finished training run?)"

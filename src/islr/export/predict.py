@@ -14,15 +14,15 @@ from tqdm.auto import tqdm
 
 from islr.data.reader import LandmarkFileError, read_landmark_file, read_sign_map
 from islr.data.video import HolisticSettings, ensure_python, extract_clips, is_video
-from islr.export.exporter import INFERENCE_KERAS, find_sign_map
+from islr.export.exporter import find_sign_map
 from islr.export.inference import (
-    CHECKPOINT,
     build_inference_model,
     is_inference_model,
     load_network,
     run_keras,
 )
 from islr.export.tflite import TFLiteRunner
+from islr.run_layout import CHECKPOINT, INFERENCE_KERAS, ExportLayout, RunLayout
 
 log = logging.getLogger(__name__)
 
@@ -55,10 +55,10 @@ def load_predictor(model: str | Path, num_threads: int | None = 1) -> Predictor:
     """
     path = Path(model)
     if path.is_dir():
-        if (path / INFERENCE_KERAS).is_file():
-            path = path / INFERENCE_KERAS
-        elif (path / CHECKPOINT).is_file():
-            path = path / CHECKPOINT
+        if ExportLayout(path).inference_keras.is_file():
+            path = ExportLayout(path).inference_keras
+        elif RunLayout(path).best.is_file():
+            path = RunLayout(path).best
         else:
             raise FileNotFoundError(
                 f"{path}: directory holds neither {INFERENCE_KERAS} (export) nor {CHECKPOINT} (run)"

@@ -18,6 +18,7 @@ import numpy as np
 
 from islr.atomic_io import atomic_path, write_text_atomic
 from islr.errors import DivergenceError
+from islr.run_layout import RunLayout
 
 log = logging.getLogger(__name__)
 
@@ -135,9 +136,10 @@ class CheckpointState(keras.callbacks.Callback):
         state: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
-        self.ckpt_dir = Path(run_dir) / "checkpoints"
+        self.layout = RunLayout(run_dir)
+        self.ckpt_dir = self.layout.checkpoints
         self.ckpt_dir.mkdir(parents=True, exist_ok=True)
-        self.metrics_csv = Path(run_dir) / "metrics.csv"
+        self.metrics_csv = self.layout.metrics_csv
         self.network = network
         self.monitor = monitor
         self.validate = validate
@@ -154,15 +156,15 @@ class CheckpointState(keras.callbacks.Callback):
 
     @property
     def best_path(self) -> Path:
-        return self.ckpt_dir / "best.keras"
+        return self.layout.best
 
     @property
     def last_path(self) -> Path:
-        return self.ckpt_dir / "last.keras"
+        return self.layout.last
 
     @property
     def weights_path(self) -> Path:
-        return self.ckpt_dir / "last.weights.h5"
+        return self.layout.last_weights
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         self._t0 = time.perf_counter()
@@ -211,7 +213,7 @@ class CheckpointState(keras.callbacks.Callback):
             with h5py.File(tmp, "a") as f:
                 f.attrs[STATE_ATTR] = json.dumps(state, default=_json_default)
                 save_rng_states(self.model, f)
-        write_json_atomic(self.ckpt_dir / "state.json", state)
+        write_json_atomic(self.layout.state, state)
         write_history_csv(self.metrics_csv, self.history)
 
 

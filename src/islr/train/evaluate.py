@@ -11,6 +11,7 @@ from omegaconf import DictConfig
 
 import islr.features
 import islr.model  # noqa: F401  (registers the layers best.keras needs)
+from islr.run_layout import RunLayout
 from islr.train import reports
 from islr.train.callbacks import write_json_atomic
 from islr.train.metrics import Evaluation, classification_metrics, evaluate_network
@@ -31,7 +32,7 @@ def evaluate_checkpoint(cfg: DictConfig) -> dict[str, Any]:
     if ckpt is None:
         raise ConfigError("ckpt_path is required: a .keras file or a run directory")
     if ckpt.is_dir():
-        ckpt = ckpt / "checkpoints" / "best.keras"
+        ckpt = RunLayout(ckpt).best
     if not ckpt.exists():
         raise ConfigError(f"ckpt_path={cfg.ckpt_path}: no such checkpoint ({ckpt})")
     split = load_split(cfg)
@@ -54,5 +55,5 @@ def evaluate_checkpoint(cfg: DictConfig) -> dict[str, Any]:
         **{f"val_{k}": v for k, v in evaluation.metrics.items()},
     }
     reports.write_evaluation_reports(out_dir, evaluation, split.sign_names)
-    write_json_atomic(out_dir / "metrics.json", result)
+    write_json_atomic(RunLayout(out_dir).metrics_json, result)
     return result

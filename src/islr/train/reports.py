@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from islr.run_layout import RunLayout
+
 if TYPE_CHECKING:
     from islr.train.metrics import Evaluation
 
@@ -132,16 +134,16 @@ def write_evaluation_reports(
     out_dir: Path, evaluation: Evaluation, sign_names: Sequence[str], top_confusions: int = 20
 ) -> None:
     """per_sign_accuracy.csv/.png and confusion.png (+ confusions.csv) into ``out_dir``."""
-    out_dir = Path(out_dir)
+    layout = RunLayout(out_dir)
     rows = per_sign_accuracy(evaluation.logits, evaluation.labels, sign_names)
-    with open(out_dir / "per_sign_accuracy.csv", "w", newline="") as f:
+    with open(layout.per_sign_accuracy_csv, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    plot_per_sign(rows, out_dir / "per_sign_accuracy.png")
+    plot_per_sign(rows, layout.per_sign_accuracy_png)
     pairs = confused_pairs(evaluation.logits, evaluation.labels, sign_names, top_confusions)
-    with open(out_dir / "confusions.csv", "w", newline="") as f:
+    with open(layout.confusions_csv, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=["true", "predicted", "count", "fraction_of_true"])
         writer.writeheader()
         writer.writerows(pairs)
-    plot_confusions(pairs, out_dir / "confusion.png")
+    plot_confusions(pairs, layout.confusion)

@@ -22,6 +22,7 @@ import numpy as np
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from islr.errors import ConfigError, DivergenceError, NonFiniteWeightsError
+from islr.run_layout import RunLayout
 from islr.train.callbacks import (
     CheckpointState,
     DivergenceGuard,
@@ -346,13 +347,14 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     gpu = claim_gpu_for_job(_multirun_job_num(), bool(cfg.trainer.get("gpu_per_job", True)))
     run_dir = Path(str(cfg.paths.output_dir))
     run_dir.mkdir(parents=True, exist_ok=True)
-    ckpt_dir = run_dir / "checkpoints"
+    layout = RunLayout(run_dir)
+    ckpt_dir = layout.checkpoints
     seed = int(cfg.seed)
     tr = cfg.trainer
     reset_keras(seed, "float32", bool(tr.deterministic))
 
     split = load_split(cfg)
-    write_json_atomic(run_dir / "sign_to_prediction_index_map.json", split.sign_map)
+    write_json_atomic(layout.sign_map, split.sign_map)
     validate = split.val_indices is not None
     log.info(
         "data: %d train / %s val sequences, %d classes, fold %s, run dir %s",
@@ -365,7 +367,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 
     # Resume: the state lives inside last.weights.h5 (see callbacks.CheckpointState).
     state: dict[str, Any] | None = None
-    weights_path = ckpt_dir / "last.weights.h5"
+    weights_path = layout.last_weights
     settings = run_settings(cfg)
     if cfg.resume:
         state = read_training_state(weights_path) if weights_path.exists() else None
@@ -545,8 +547,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     if cfg.callbacks.reports.enabled:
         from islr.train import reports
 
-        reports.plot_curves(checkpointer.history, run_dir / "curves.png")
-    write_json_atomic(run_dir / "metrics.json", result)
+        reports.plot_curves(checkpointer.history, layout.curves)
+    write_json_atomic(layout.metrics_json, result)
     loggers.finish(result)
     keras.config.set_dtype_policy("float32")
     teardown_distribution()
@@ -588,7 +590,7 @@ def _record_divergence(
     message = f"{err} -- {left}"
     log.error("%s", message)
     write_json_atomic(
-        run_dir / "metrics.json",
+        RunLayout(run_dir).metrics_json,
         {
             "run_dir": str(run_dir),
             "status": "diverged",
@@ -610,7 +612,7 @@ def config_to_yaml(cfg: DictConfig) -> str:
 
 def load_run_config(run_dir: Path) -> DictConfig:
     """The composed config a run was trained with (``.hydra/config.yaml``)."""
-    path = Path(run_dir) / ".hydra" / "config.yaml"
+    path = RunLayout(run_dir).hydra_config
     if not path.exists():
         raise FileNotFoundError(f"{path}: not a training run directory (no .hydra/config.yaml)")
     cfg = OmegaConf.load(path)
@@ -620,4 +622,4 @@ def load_run_config(run_dir: Path) -> DictConfig:
 
 def read_sign_map(run_dir: Path) -> dict[str, int]:
     """The vocabulary a run was trained with."""
-    return json.loads((Path(run_dir) / "sign_to_prediction_index_map.json").read_text())
+    return json.loads(RunLayout(run_dir).sign_map.read_text())
