@@ -89,6 +89,7 @@ def device_step(layer: BatchAugmentation) -> Any:
 
 def time_device(layer: BatchAugmentation, x: np.ndarray, repeats: int) -> float:
     """Seconds per batch of the compiled augmentation (compilation excluded)."""
+    layer.build(x.shape)
     run = device_step(layer)
     xt = keras.ops.convert_to_tensor(x)
     keras.ops.convert_to_numpy(run(xt))
