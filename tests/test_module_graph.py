@@ -4,7 +4,7 @@ Every ``import islr...`` / ``from islr... import`` anywhere in a module (top lev
 ``TYPE_CHECKING`` blocks) is an edge. Stages, upstream first::
 
     landmarks, errors, atomic_io, run_layout
-        -> data -> features -> augment -> model -> train -> export -> cli
+        -> data -> features -> augment -> model -> train -> export -> workflow -> cli
 
 A module may import its own stage or an upstream one, never a downstream one, and the
 module-level graph has no cycle.
@@ -16,7 +16,7 @@ import ast
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src"
-STAGES = ("base", "data", "features", "augment", "model", "train", "export", "cli")
+STAGES = ("base", "data", "features", "augment", "model", "train", "export", "workflow", "cli")
 BASE = {"islr", "islr.landmarks", "islr.errors", "islr.atomic_io", "islr.run_layout"}
 
 

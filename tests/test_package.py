@@ -16,6 +16,7 @@ TRAINING_MODULES = [
     "islr.augment",
     "islr.model",
     "islr.train",
+    "islr.workflow",  # train_and_export: exports under JAX in a TensorFlow subprocess
 ]
 
 

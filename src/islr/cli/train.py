@@ -11,9 +11,6 @@ Examples::
 from __future__ import annotations
 
 import logging
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import hydra
@@ -23,32 +20,6 @@ from islr.cli._config import CONFIG_DIR
 from islr.run_layout import ExportLayout, RunLayout
 
 log = logging.getLogger("islr.train")
-
-
-def export_after_training(run_dir: Path, cfg: DictConfig) -> Path | None:
-    """Export the run's best network (``cfg.export``) into ``<run_dir>/export``.
-
-    Export needs TensorFlow; under another Keras backend it runs in a subprocess with
-    ``KERAS_BACKEND=tensorflow`` (the ``.keras`` files are backend-neutral).
-    """
-    import keras
-
-    out_dir = RunLayout(run_dir).export
-    if keras.backend.backend() == "tensorflow":
-        from islr.export import export_run
-
-        export_run(run_dir, out_dir=out_dir, cfg=cfg.export)
-        return out_dir
-    env = dict(os.environ, KERAS_BACKEND="tensorflow")
-    # export_run without cfg reads the run's own .hydra/config.yaml export node, so every
-    # export.* override given to islr-train applies in the subprocess too.
-    code = "import sys; from islr.export import export_run; export_run(sys.argv[1], sys.argv[2])"
-    cmd = [sys.executable, "-c", code, str(run_dir), str(out_dir)]
-    log.info("exporting with the TensorFlow backend: %s", " ".join(cmd))
-    done = subprocess.run(cmd, env=env)
-    if done.returncode != 0:
-        raise RuntimeError(f"export of {run_dir} failed (exit status {done.returncode}; see above)")
-    return out_dir
 
 
 def _in_multirun() -> bool:
@@ -63,12 +34,13 @@ def main(cfg: DictConfig) -> float | None:
     """Train (and export); returns the monitored validation metric (for sweepers)."""
     from islr.data.reader import DataError
     from islr.errors import DivergenceError, NonFiniteWeightsError
-    from islr.train import ConfigError, train
+    from islr.train import ConfigError
+    from islr.workflow import ExportAfterTrainingError, train_and_export
 
     log.debug("config:\n%s", OmegaConf.to_yaml(cfg))
     # Expected failures end with one line on stderr and exit status 1, never a traceback.
     try:
-        result = train(cfg)
+        result = train_and_export(cfg)
     except ConfigError as err:
         log.error("configuration error: %s", err)
         raise SystemExit(f"islr-train: configuration error: {err}") from None
@@ -83,23 +55,14 @@ def main(cfg: DictConfig) -> float | None:
             log.error("job failed: %s", err)
             return float("nan")
         raise SystemExit(f"islr-train: {err}") from None
+    except ExportAfterTrainingError as err:
+        log.error("export failed: %s", err)
+        raise SystemExit(
+            f"islr-train: export failed (the run is kept in {err.run_dir}): {err}"
+        ) from None
     run_dir = Path(result["run_dir"])
     layout = RunLayout(run_dir)
-    export_dir = None
-    if cfg.export.get("enabled", False):
-        try:
-            export_dir = export_after_training(run_dir, cfg)
-        except (ValueError, RuntimeError, FileExistsError) as err:
-            # ParityError, NonFiniteWeightsError, a failed export subprocess: the training
-            # itself is complete and kept.
-            log.error("export failed: %s", err)
-            raise SystemExit(
-                f"islr-train: export failed (the run is kept in {run_dir}): {err}"
-            ) from None
-    if export_dir is not None:
-        from islr.train.loggers import log_export
-
-        log_export(cfg, run_dir, export_dir)  # the exported model to MLflow & co.
+    export_dir = None if result["export_dir"] is None else Path(result["export_dir"])
     lines = [f"run directory: {run_dir}"]
     if "val_top1" in result:
         lines.append(
