@@ -24,6 +24,7 @@ from islr.augment import Augmenter, horizontal_flip, random_affine, temporal_res
 from islr.augment.batched import BatchAugmentation
 from islr.landmarks import N_POINTS, PAD_VALUE
 from islr.train.callbacks import restore_rng_states, save_rng_states
+from layer_test_case import run_layer_test
 
 pytestmark = pytest.mark.backend
 
@@ -393,3 +394,31 @@ def test_same_distribution_full_recipe() -> None:
     nan_ref = np.array([np.isnan(o).mean() for o in ref])
     nan_got = np.array([np.isnan(o).mean() for o in got])
     assert ks_distance(nan_ref, nan_got) < KS_TOL
+
+
+def test_keras_layer_contract(tmp_path) -> None:
+    """The keras-hub-style contract every islr layer passes (config, build, symbolic and eager
+    calls, mixed precision: float32 unless asked, .keras round trip); one seed-state variable."""
+    run_layer_test(
+        BatchAugmentation,
+        {"max_len": 16, "seed": 3},
+        np.nan_to_num(make_batch([12, 5, 9], pad_to=12), nan=0.5),
+        (3, 12, N_POINTS, 3),  # identity outside training
+        tmp_path=tmp_path,
+        dynamic_axes=(0, 1),
+        expected_num_non_trainable_variables=1,
+        float32_by_default=True,
+    )
+
+
+def test_augments_in_float32_under_a_mixed_policy() -> None:
+    x = make_batch([12, 5, 9])
+    expected = run(BatchAugmentation(max_len=16, seed=3), x)
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    try:
+        layer = BatchAugmentation(max_len=16, seed=3)
+        out = layer(x, training=True)
+    finally:
+        keras.config.set_dtype_policy("float32")
+    assert keras.backend.standardize_dtype(out.dtype) == "float32"
+    np.testing.assert_array_equal(np.asarray(keras.ops.convert_to_numpy(out)), expected)

@@ -166,8 +166,8 @@ class BatchAugmentation(keras.layers.Layer):
         return out if self.max_len is None else min(out, self.max_len)
 
     def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
-        # Training-time shape; in inference the input passes through unchanged.
-        return (input_shape[0], None, *input_shape[2:])
+        # The inference shape (an identity); in training the time axis is ``output_length(L)``.
+        return tuple(input_shape)
 
     def build(self, input_shape: tuple[int | None, ...]) -> None:
         if len(input_shape) != 4 or input_shape[-2] != landmarks.N_POINTS or input_shape[-1] < 2:
