@@ -405,3 +405,22 @@ def test_islr_export_cli_exports_mixed_precision_network(tmp_path) -> None:
         TFLiteRunner(out / "model_fp32.tflite")(frames), keras_logits(net, frames), atol=0.1
     )
     assert run_export(none) is None
+
+
+def test_the_exporter_keeps_every_name_where_it_was() -> None:
+    # settings, report and sign map have their own modules; islr.export and
+    # islr.export.exporter still offer every name they did.
+    import islr.export
+    from islr.export import exporter, report, settings, sign_map
+    from islr.run_layout import INFERENCE_KERAS, SIGN_MAP_FILENAME
+
+    assert exporter.ExportSettings is settings.ExportSettings is islr.export.ExportSettings
+    assert exporter.ExportReport is report.ExportReport is islr.export.ExportReport
+    assert exporter.ExportedFile is report.ExportedFile is islr.export.ExportedFile
+    assert exporter.find_sign_map is sign_map.find_sign_map
+    assert exporter.INFERENCE_KERAS == INFERENCE_KERAS == "model.keras"
+    assert exporter.SIGN_MAP_FILENAME == SIGN_MAP_FILENAME
+    for name in ("REPORT_JSON", "REPORT_MD", "SUBMISSION", "SAVED_MODEL"):
+        assert isinstance(getattr(exporter, name), str)
+    for name in ("check_finite_network", "median_latency_ms", "export_models", "export_run"):
+        assert callable(getattr(exporter, name))

@@ -202,3 +202,15 @@ def test_smoothed_sparse_crossentropy_matches_formula():
     assert float(clone(labels, logits)) == pytest.approx(expected, rel=1e-5)
     with pytest.raises(ValueError, match="label_smoothing"):
         SparseCategoricalCrossentropyWithSmoothing(label_smoothing=1.5)
+
+
+def test_the_optimizer_modules_keep_every_name_where_it_was() -> None:
+    # conf/optim/*.yaml and the trainer reach them through islr.train.optimizers / islr.train.
+    import islr.train
+    import islr.train.optimizers as optimizers
+    from islr.train.optimizers import factory, lookahead, radam, schedule
+
+    assert optimizers.build_optimizer is factory.build_optimizer is islr.train.build_optimizer
+    assert optimizers.Lookahead is lookahead.Lookahead and optimizers.RAdam is radam.RAdam
+    assert optimizers.cosine_schedule is schedule.cosine_schedule
+    assert optimizers.OPTIMIZER_NAMES == ("adamw", "radam_lookahead")

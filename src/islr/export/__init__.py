@@ -8,13 +8,7 @@ The only islr package that imports TensorFlow (for the SavedModel and the TFLite
 - :func:`predict_files` / :func:`load_predictor`: top-k signs for parquet files.
 """
 
-from islr.export.exporter import (
-    ExportedFile,
-    ExportReport,
-    ExportSettings,
-    export_models,
-    export_run,
-)
+from islr.export.exporter import export_models, export_run
 from islr.export.inference import (
     build_inference_model,
     float32_copy,
@@ -29,6 +23,8 @@ from islr.export.predict import (
     load_predictor,
     predict_files,
 )
+from islr.export.report import ExportedFile, ExportReport
+from islr.export.settings import ExportSettings
 from islr.export.tflite import (
     TFLiteRunner,
     convert_saved_model,

@@ -1,5 +1,9 @@
 """Export trained networks: inference ``.keras``, SavedModel, parity-checked TFLite, submission.
 
+This module runs an export; what it is configured by (:mod:`islr.export.settings`), what it
+reports (:mod:`islr.export.report`) and which sign map it ships (:mod:`islr.export.sign_map`)
+live beside it, and their names stay importable from here.
+
 Everything is written into a temporary sibling of ``out_dir`` and moved into place only after
 every TFLite variant passed the parity gate, so a failed export never leaves half a directory.
 """
@@ -14,13 +18,11 @@ import tempfile
 import time
 import zipfile
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from islr.data.reader import read_sign_map
 from islr.errors import NonFiniteWeightsError
 from islr.export import tflite
 from islr.export.inference import (
@@ -31,147 +33,22 @@ from islr.export.inference import (
     run_keras,
 )
 from islr.export.parity import DEFAULT_TOLERANCES, ParityResult, check_parity, parity_inputs
+from islr.export.report import ExportedFile, ExportReport
+from islr.export.settings import ExportSettings
+from islr.export.sign_map import find_sign_map as find_sign_map  # re-exported
+from islr.export.sign_map import resolve_sign_map
 from islr.run_layout import (
     INFERENCE_KERAS,
     REPORT_JSON,
-    REPORT_MD,
     SAVED_MODEL,
-    SIGN_MAP_FILENAME,
     SUBMISSION,
     ExportLayout,
     RunLayout,
 )
-
-__all__ = [
-    "INFERENCE_KERAS",
-    "REPORT_JSON",
-    "REPORT_MD",
-    "SAVED_MODEL",
-    "SIGN_MAP_FILENAME",
-    "SUBMISSION",
-    "ExportReport",
-    "ExportSettings",
-    "ExportedFile",
-    "check_finite_network",
-    "export_models",
-    "export_run",
-    "find_sign_map",
-    "median_latency_ms",
-]
+from islr.run_layout import REPORT_MD as REPORT_MD  # re-exported
+from islr.run_layout import SIGN_MAP_FILENAME as SIGN_MAP_FILENAME  # re-exported
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class ExportSettings:
-    """What to export; mirrors ``conf/export/default.yaml``."""
-
-    enabled: bool = True
-    variants: tuple[str, ...] = tflite.VARIANTS
-    submission_variant: str = "fp16"
-    output: str = "logits"
-    keep_saved_model: bool = True
-    tolerances: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_TOLERANCES))
-    latency_frames: int = 64
-    latency_runs: int = 20
-    out_dir: str | None = None
-
-    @classmethod
-    def from_config(cls, cfg: Mapping[str, Any] | None) -> ExportSettings:
-        """Settings from an export config node (an ``export:`` group or its parent)."""
-        if cfg is None:
-            return cls()
-        if hasattr(cfg, "keys") and "export" in cfg and "variants" not in cfg:
-            cfg = cfg["export"]
-        data = _to_plain(cfg)
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"export config: unknown key(s) {unknown}; known: {sorted(known)}")
-        if "variants" in data:
-            data["variants"] = tuple(data["variants"])
-        if "tolerances" in data:
-            given = {k: float(v) for k, v in data["tolerances"].items()}
-            data["tolerances"] = {**DEFAULT_TOLERANCES, **given}
-        return cls(**data)
-
-
-def _to_plain(cfg: Any) -> dict[str, Any]:
-    from omegaconf import DictConfig, ListConfig, OmegaConf
-
-    if not isinstance(cfg, DictConfig):
-        return dict(cfg)
-    out: dict[str, Any] = {}
-    for key in cfg:
-        try:
-            value = cfg[key]
-            if isinstance(value, DictConfig | ListConfig):
-                value = OmegaConf.to_container(value, resolve=True)
-        except Exception:
-            # out_dir may interpolate ${paths.output_dir}, which only resolves inside a run.
-            if key != "out_dir":
-                raise
-            value = None
-        out[str(key)] = value
-    return out
-
-
-@dataclass
-class ExportedFile:
-    """One file of an export and its measurements."""
-
-    file: str
-    size_bytes: int
-    variant: str | None = None
-    max_abs_diff: float | None = None
-    tolerance: float | None = None
-    argmax_agreement: bool | None = None
-    median_latency_ms: float | None = None
-
-
-@dataclass
-class ExportReport:
-    """Summary of an export, written as ``report.json`` and ``report.md``."""
-
-    out_dir: str
-    sources: list[str]
-    num_classes: int
-    max_len: int | None
-    output: str
-    submission_variant: str
-    latency_frames: int
-    files: list[ExportedFile]
-    parity: list[dict]
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    def to_markdown(self) -> str:
-        """README-ready table: file, size, parity error, median latency."""
-        lines = [
-            f"Export of {len(self.sources)} network(s), {self.num_classes} classes, "
-            f"max_len {self.max_len}, scores = {self.output}. Submission: "
-            f"`{SUBMISSION}` (`model.tflite` = {self.submission_variant}).",
-            "",
-            "| file | size | max abs score diff vs Keras (bound) | argmax agrees "
-            f"| median latency, {self.latency_frames} frames, 1 thread |",
-            "|---|---:|---:|:---:|---:|",
-        ]
-        for f in self.files:
-            diff = "" if f.max_abs_diff is None else f"{f.max_abs_diff:.2e} ({f.tolerance:g})"
-            agree = "" if f.argmax_agreement is None else ("yes" if f.argmax_agreement else "no")
-            lat = "" if f.median_latency_ms is None else f"{f.median_latency_ms:.2f} ms"
-            name = f"`{f.file}`" + (" (eager Keras call)" if f.file == INFERENCE_KERAS else "")
-            lines.append(f"| {name} | {_human(f.size_bytes)} | {diff} | {agree} | {lat} |")
-        return "\n".join(lines) + "\n"
-
-
-def _human(n: int) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.2f} {unit}"
-        n /= 1024
-    return str(n)
 
 
 def _dir_size(path: Path) -> int:
@@ -188,45 +65,6 @@ def median_latency_ms(fn: Any, frames: np.ndarray, runs: int = 20, warmup: int =
         fn(frames)
         times.append((time.perf_counter() - start) * 1000.0)
     return float(statistics.median(times))
-
-
-def find_sign_map(source: str | Path) -> Path | None:
-    """The sign map belonging to a run dir or ``.keras`` file (run dir, its parent dirs)."""
-    path = Path(source)
-    start = path if path.is_dir() else path.parent
-    for folder in (start, *list(start.parents)[:2]):
-        candidate = folder / SIGN_MAP_FILENAME
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-def _resolve_sign_map(
-    sources: Sequence[Path], sign_map: str | Path | None, num_classes: int
-) -> dict[str, int]:
-    if sign_map is not None:
-        mapping = read_sign_map(sign_map)
-        where = str(sign_map)
-    else:
-        found = [(s, find_sign_map(s)) for s in sources]
-        maps = {str(p): read_sign_map(p) for _, p in found if p is not None}
-        if len({json.dumps(m, sort_keys=True) for m in maps.values()}) > 1:
-            raise ValueError(f"sources use different sign maps: {sorted(maps)}")
-        if maps:
-            where, mapping = next(iter(maps.items()))
-        else:
-            packaged = read_sign_map(None)
-            if len(packaged) == num_classes:
-                where, mapping = "packaged Kaggle sign map", packaged
-            else:  # still exportable; predictions are then named by class index
-                where, mapping = "placeholder", {f"class_{i}": i for i in range(num_classes)}
-            log.warning("no %s beside the sources; using the %s", SIGN_MAP_FILENAME, where)
-    if len(mapping) != num_classes:
-        raise ValueError(
-            f"sign map {where} has {len(mapping)} signs but the networks output {num_classes} "
-            "classes"
-        )
-    return mapping
 
 
 def check_finite_network(network: Any, path: str | Path) -> None:
@@ -327,7 +165,7 @@ def export_models(
         check_finite_network(network, path)
     model = build_inference_model(networks, max_len=max_len, output=output)
     num_classes = int(model.output_shape[-1])
-    mapping = _resolve_sign_map([Path(s) for s in sources], sign_map, num_classes)
+    mapping = resolve_sign_map([Path(s) for s in sources], sign_map, num_classes)
     seq_len = inference_max_len(model)
     inputs = parity_inputs(seq_len, seed=parity_seed)
     expected = {name: run_keras(model, frames) for name, frames in inputs.items()}

@@ -14,13 +14,13 @@ from tqdm.auto import tqdm
 
 from islr.data.reader import LandmarkFileError, read_landmark_file, read_sign_map
 from islr.data.video import HolisticSettings, ensure_python, extract_clips, is_video
-from islr.export.exporter import find_sign_map
 from islr.export.inference import (
     build_inference_model,
     is_inference_model,
     load_network,
     run_keras,
 )
+from islr.export.sign_map import find_sign_map
 from islr.export.tflite import TFLiteRunner
 from islr.run_layout import CHECKPOINT, INFERENCE_KERAS, ExportLayout, RunLayout
 
