@@ -13,11 +13,11 @@ The result is a data root every islr command reads: ``islr-train data.root=data/
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from islr.cli._errors import run_command
 from islr.data.reader import DataError
 
 
@@ -119,18 +119,7 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``islr-extract``: a known error is one line on stderr and exit 1."""
-    args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.WARNING if args.quiet else logging.INFO,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
-    try:
-        return run(args)
-    except (DataError, ValueError, OSError) as err:
-        if args.verbose:
-            raise
-        print(f"islr-extract: error: {err}", file=sys.stderr)
-        return 1
+    return run_command("islr-extract", run, _parser().parse_args(argv))
 
 
 if __name__ == "__main__":

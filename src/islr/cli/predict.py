@@ -13,9 +13,10 @@ Examples::
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections.abc import Sequence
+
+from islr.cli._errors import run_command
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -118,18 +119,7 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; exit status 1 on a known error or when nothing could be predicted."""
-    args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.WARNING if args.quiet else logging.INFO,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
-    try:
-        return run(args)
-    except (OSError, ValueError) as err:
-        if args.verbose:
-            raise
-        print(f"islr-predict: {err}", file=sys.stderr)
-        return 1
+    return run_command("islr-predict", run, _parser().parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -21,17 +21,17 @@ from __future__ import annotations
 import contextlib
 import csv
 import fcntl
+import io
 import json
 import logging
-import os
 import queue
 import threading
 import time
-import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from islr.atomic_io import write_text_atomic
 from islr.data._util import default_workers
 from islr.data._util import progress as progress_bar
 from islr.data.reader import SIGN_MAP_FILENAME, TRAIN_CSV_FILENAME, read_sign_map
@@ -152,15 +152,6 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def _skip_record(root: Path, clip: VideoClip) -> Path:
     return root / _STATE_DIR / "skipped" / f"{clip.sequence_id}.json"
 
@@ -198,7 +189,7 @@ def write_index(
             else:
                 pending += 1
         sign_map = build_sign_map({c.sign for c in done}, base)
-        _write_atomic(root / SIGN_MAP_FILENAME, json.dumps(sign_map, indent=1) + "\n")
+        write_text_atomic(root / SIGN_MAP_FILENAME, json.dumps(sign_map, indent=1) + "\n")
         _write_csv(
             root / SKIPPED_CSV,
             [["video", "sign", "reason"]] + [[str(c.video), c.sign, why] for c, why in skipped],
@@ -211,13 +202,9 @@ def write_index(
 
 
 def _write_csv(path: Path, rows: list[list]) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(tmp, "w", newline="", encoding="utf-8") as handle:
-            csv.writer(handle).writerows(rows)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    text = io.StringIO()
+    csv.writer(text).writerows(rows)
+    write_text_atomic(path, text.getvalue())
 
 
 def extract_dataset(
@@ -285,7 +272,7 @@ def extract_dataset(
                 skipped_now += 1
                 log.warning("skipped %s: %s", clip.video, outcome.error)
                 record.parent.mkdir(parents=True, exist_ok=True)
-                _write_atomic(
+                write_text_atomic(
                     record, json.dumps({"video": str(clip.video), "reason": outcome.error})
                 )
             bar.update(1)

@@ -43,6 +43,22 @@ def _last_line(log_file) -> str:
     return lines[-1] if lines else ""
 
 
+def _stop_worker(proc: subprocess.Popen, terminate: bool) -> None:
+    """Close the worker's stdin (so it can finish), end it if asked, and reap it."""
+    if proc.stdin is not None and not proc.stdin.closed:
+        with contextlib.suppress(OSError):
+            proc.stdin.close()
+    if terminate and proc.poll() is None:
+        proc.terminate()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    if proc.stdout is not None:
+        proc.stdout.close()
+
+
 @dataclass(frozen=True)
 class HolisticSettings:
     """How frames are taken from a video and what Holistic runs.
@@ -172,15 +188,7 @@ class HolisticProcess:
         proc, self._proc = self._proc, None
         if proc is None:
             return
-        if proc.stdin is not None:
-            proc.stdin.close()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        if proc.stdout is not None:
-            proc.stdout.close()
+        _stop_worker(proc, terminate=False)
         if self._log is not None:
             self._log.close()
             self._log = None
@@ -264,19 +272,7 @@ class HolisticStream:
 
     def close(self, terminate: bool = True) -> str:
         """End the worker; returns the last line it logged (its reason, if it failed)."""
-        proc = self._proc
-        if proc.stdin is not None and not proc.stdin.closed:
-            with contextlib.suppress(OSError):
-                proc.stdin.close()  # lets a recording worker finish its file
-        if terminate and proc.poll() is None:
-            proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        if proc.stdout is not None:
-            proc.stdout.close()
+        _stop_worker(self._proc, terminate)  # a recording worker finishes its file first
         why = ""
         if not self._log.closed:
             why = _last_line(self._log)
