@@ -1,8 +1,9 @@
 """The training run: config -> data -> model -> fit (checkpoints, resume) -> reports.
 
-``train(cfg)`` is the library entry point behind ``islr-train`` (``islr.cli.train``); it reads
-the composed Hydra config (``conf/train.yaml``) and writes the run directory described in the
-README (checkpoints, metrics, plots, the vocabulary).
+``train(cfg)`` trains one model from the composed Hydra config (``conf/train.yaml``) and writes
+the run directory (:class:`islr.run_layout.RunLayout`: checkpoints, metrics, plots, the
+vocabulary). ``islr-train`` calls it through :func:`islr.workflow.train_and_export`, which also
+exports the result.
 """
 
 from __future__ import annotations
