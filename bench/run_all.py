@@ -27,10 +27,12 @@ BENCHMARKS: dict[str, tuple[str, list[str], list[str], bool]] = {
     "inference": ("bench_inference.py", [], ["--runs", "20"], True),
     "inference_parts": ("bench_inference_parts.py", [], ["--runs", "20"], True),
     "realism": ("bench_realism.py", [], ["--signs", "20"], False),
+    "extract": ("bench_extract.py", [], ["--clips", "3", "--max-frames", "30"], False),
 }
 # name -> data a benchmark needs that a user's clone may lack (skipped, with the reason, if absent)
 REQUIRES: dict[str, Path] = {
     "realism": HERE.parent.parent / "shared" / "data" / "asl-signs-sample",
+    "extract": HERE.parent.parent / "shared" / "data" / "videos",
 }
 
 
