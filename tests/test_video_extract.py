@@ -313,3 +313,19 @@ def test_fuzzed_videos_extract_or_are_skipped_with_a_reason(tmp_path, real_video
         assert 1 <= len(frames) <= 6
     outcome = {k: skipped.get(k, "extracted") for k in kinds}
     print("fuzzed videos:", {k: (kinds[k], outcome[k]) for k in sorted(kinds)})
+
+
+def test_a_pose_model_that_would_be_downloaded_is_refused_in_one_line(
+    tmp_path, real_videos_dir
+) -> None:
+    clip = _some_videos(real_videos_dir, 1)[0]
+    result = subprocess.run(
+        [str(BIN / "islr-extract"), str(clip), "--model-complexity", "2", "--out", "o", "-q"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "never downloads" in lines[0] and "model_complexity=1" in lines[0]
