@@ -12,28 +12,9 @@ import keras
 import numpy as np
 import pytest
 
+from fast_training import TINY_TRAINING, compose_train
 from islr.errors import DivergenceError, NonFiniteWeightsError
 from islr.train.callbacks import CheckpointState, DivergenceGuard, read_training_state
-
-CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
-FAST = [
-    "model=tiny",
-    "model.dim=32",
-    "model.num_heads=2",
-    "augment=light",
-    "data.max_len=32",
-    "data.bucketing=false",
-    "data.batch_size=16",
-    "data.preprocess_workers=1",
-    "trainer.late_dropout_start_epoch=1",
-]
-
-
-def _compose(overrides: list[str]):
-    from hydra import compose, initialize_config_dir
-
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        return compose("train", overrides=overrides)
 
 
 def _small_model() -> keras.Model:
@@ -157,7 +138,7 @@ def test_islr_train_with_a_huge_learning_rate_fails_in_one_line(tiny_root, tiny_
     run = tmp_path / "run"
     done = _islr_train(
         [
-            *FAST,
+            *TINY_TRAINING,
             f"data.root={tiny_root}",
             f"data.cache_dir={tiny_cache.cache_dir}",
             "optim.learning_rate=1e4",
@@ -194,7 +175,7 @@ def test_resume_and_export_refuse_non_finite_weights(tiny_root, tiny_cache, tmp_
 
     run = tmp_path / "run"
     args = [
-        *FAST,
+        *TINY_TRAINING,
         f"data.root={tiny_root}",
         f"data.cache_dir={tiny_cache.cache_dir}",
         "trainer.epochs=1",
@@ -203,7 +184,7 @@ def test_resume_and_export_refuse_non_finite_weights(tiny_root, tiny_cache, tmp_
         "callbacks.reports.enabled=false",
         f"paths.output_dir={run}",
     ]
-    train(_compose(args))
+    train(compose_train(args))
     weights = run / "checkpoints" / "last.weights.h5"
     with h5py.File(weights, "a") as f:
         names: list[str] = []
@@ -211,7 +192,7 @@ def test_resume_and_export_refuse_non_finite_weights(tiny_root, tiny_cache, tmp_
         target = next(n for n in names if f[n].dtype.kind == "f" and f[n].size > 1)
         f[target][...] = np.nan
     with pytest.raises(NonFiniteWeightsError, match=r"resume: .*last\.weights\.h5 holds NaN/inf"):
-        train(_compose([*args, "resume=true"]))
+        train(compose_train([*args, "resume=true"]))
 
     pytest.importorskip("tensorflow")
     from islr.export import export_models
@@ -236,7 +217,7 @@ def test_a_diverged_sweep_job_does_not_stop_the_sweep(tiny_root, tiny_cache, tmp
     done = _islr_train(
         [
             "--multirun",
-            *FAST,
+            *TINY_TRAINING,
             f"data.root={tiny_root}",
             f"data.cache_dir={tiny_cache.cache_dir}",
             "trainer.epochs=1",

@@ -13,28 +13,7 @@ from pathlib import Path
 
 import pytest
 
-CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
-
-# Small and fast, as in test_train_run.py.
-FAST = [
-    "model=tiny",
-    "model.dim=32",
-    "model.num_heads=2",
-    "augment=light",
-    "data.max_len=32",
-    "data.bucketing=false",
-    "data.batch_size=16",
-    "data.preprocess_workers=1",
-    "trainer.late_dropout_start_epoch=1",
-    "export.enabled=false",
-]
-
-
-def _compose(overrides: list[str]):
-    from hydra import compose, initialize_config_dir
-
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        return compose("train", overrides=overrides)
+from fast_training import CONF_DIR, FAST, compose_train
 
 
 def _events(log_dir: Path):
@@ -78,7 +57,7 @@ def test_logger_group_defaults_to_csv_and_combines_several() -> None:
     )
 
     def kinds(overrides: list[str]) -> dict[str, type]:
-        cfg = _compose([*overrides, "paths.output_dir=/tmp/run"])
+        cfg = compose_train([*overrides, "paths.output_dir=/tmp/run"])
         return {k: type(v) for k, v in build_loggers(cfg).loggers.items()}
 
     assert kinds([]) == {"csv": CSVLogger}
@@ -93,7 +72,7 @@ def test_logger_group_defaults_to_csv_and_combines_several() -> None:
         "mlflow": MLflowLogger,
     }
     assert kinds(["logger=many", "logger.mlflow=null"]).keys() == {"csv", "tensorboard"}
-    cfg = _compose(["logger=mlflow", "paths.log_dir=/data/logs", "experiment=demo"])
+    cfg = compose_train(["logger=mlflow", "paths.log_dir=/data/logs", "experiment=demo"])
     mlflow_cfg = cfg.logger.mlflow
     if "MLFLOW_TRACKING_URI" not in os.environ:
         assert mlflow_cfg.tracking_uri == "sqlite:////data/logs/mlflow.db"
@@ -254,7 +233,7 @@ def test_training_with_every_logger(tiny_root, tiny_cache, tmp_path):
     from islr.train.loggers import log_export
 
     run_dir = tmp_path / "logs" / "train" / "runs" / "r1"
-    cfg = _compose(
+    cfg = compose_train(
         [
             *FAST,
             f"data.root={tiny_root}",

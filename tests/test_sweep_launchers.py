@@ -10,21 +10,14 @@ from pathlib import Path
 
 import pytest
 
+from fast_training import CONF_DIR, FAST
 from islr.train.devices import claim_gpu_for_job
 
 BIN = Path(sys.executable).parent
-FAST = [
-    "model=tiny",
-    "model.dim=32",
-    "model.num_heads=2",
-    "augment=light",
-    "data.max_len=32",
-    "data.bucketing=false",
-    "data.batch_size=16",
-    "data.preprocess_workers=1",
+ONE_SHORT_EPOCH = [
+    *FAST,
     "trainer.epochs=1",
     "trainer.limit_train_batches=2",
-    "export.enabled=false",
     "callbacks.reports.enabled=false",
 ]
 
@@ -40,7 +33,7 @@ def test_three_parallel_jobs_share_one_fresh_cache(tiny_root, tmp_path) -> None:
             "--multirun",
             "hydra/launcher=parallel",
             "hydra.launcher.n_jobs=3",
-            *FAST,
+            *ONE_SHORT_EPOCH,
             f"data.root={tiny_root}",
             f"data.cache_dir={cache}",
             "data.fold=0,1,2",
@@ -86,8 +79,7 @@ def test_gpu_per_job_rules(monkeypatch) -> None:
 def test_shipped_launcher_configs_compose() -> None:
     from hydra import compose, initialize_config_dir
 
-    conf = Path(__file__).resolve().parents[1] / "conf"
-    with initialize_config_dir(config_dir=str(conf), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         for name, target in [
             ("parallel", "JoblibLauncher"),
             ("local_submitit", "LocalLauncher"),
@@ -95,6 +87,6 @@ def test_shipped_launcher_configs_compose() -> None:
         ]:
             cfg = compose("train", overrides=[f"hydra/launcher={name}"], return_hydra_config=True)
             assert cfg.hydra.launcher._target_.endswith(target), name
-    with initialize_config_dir(config_dir=str(conf), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = compose("train", overrides=["hydra/launcher=slurm"], return_hydra_config=True)
         assert cfg.hydra.launcher.gpus_per_node == 1 and cfg.hydra.launcher.timeout_min == 720

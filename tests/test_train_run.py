@@ -13,32 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
-
-# Small and fast: one padded shape (no bucketing), a very small model, few epochs.
-FAST = [
-    "model=tiny",
-    "model.dim=32",
-    "model.num_heads=2",
-    "augment=light",
-    "data.max_len=32",
-    "data.bucketing=false",
-    "data.batch_size=16",
-    "data.preprocess_workers=1",
-    "trainer.late_dropout_start_epoch=1",
-    "export.enabled=false",
-]
+from fast_training import CONF_DIR, FAST, compose_train
 
 
 def _data(tiny_root: Path, tiny_cache) -> list[str]:
     return [f"data.root={tiny_root}", f"data.cache_dir={tiny_cache.cache_dir}"]
-
-
-def _compose(overrides: list[str]):
-    from hydra import compose, initialize_config_dir
-
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        return compose("train", overrides=overrides)
 
 
 def _run_cli(args: list[str], **kw) -> subprocess.CompletedProcess:
@@ -62,7 +41,7 @@ def test_tiny_training_writes_the_run_directory(tiny_root, tiny_cache, tmp_path)
     from islr.train import evaluate_checkpoint, train
 
     run_dir = tmp_path / "run"
-    cfg = _compose(
+    cfg = compose_train(
         [*FAST, *_data(tiny_root, tiny_cache), "trainer.epochs=2", f"paths.output_dir={run_dir}"]
     )
     result = train(cfg)
@@ -125,22 +104,22 @@ def test_config_errors_are_reported_before_training(tiny_root, tiny_cache, tmp_p
 
     base = [*FAST, *_data(tiny_root, tiny_cache), f"paths.output_dir={tmp_path / 'run'}"]
     with pytest.raises(ConfigError, match=r"data.fold=7: no such fold"):
-        train(_compose([*base, "data.fold=7"]))
+        train(compose_train([*base, "data.fold=7"]))
     with pytest.raises(ConfigError, match=r"data.fold=.x."):
-        train(_compose([*base, "data.fold=x"]))
+        train(compose_train([*base, "data.fold=x"]))
     with pytest.raises(ConfigError, match=r"trainer\.precision"):
-        train(_compose([*base, "trainer.precision=float8"]))
+        train(compose_train([*base, "trainer.precision=float8"]))
     with pytest.raises(ConfigError, match="no such directory"):
-        train(_compose([*base, f"data.root={tmp_path / 'missing'}"]))
+        train(compose_train([*base, f"data.root={tmp_path / 'missing'}"]))
     with pytest.raises(ConfigCompositionException):
-        _compose([*base, "trainer.no_such_option=1"])
+        compose_train([*base, "trainer.no_such_option=1"])
     with pytest.raises(ConfigCompositionException):
-        _compose([*base, "model=no_such_model"])
+        compose_train([*base, "model=no_such_model"])
     # a cache built with other settings is refused when rebuilding is off
     from islr.data import CacheMismatchError
 
     with pytest.raises(CacheMismatchError):
-        train(_compose([*base, "data.num_folds=3", "data.rebuild_cache=false"]))
+        train(compose_train([*base, "data.num_folds=3", "data.rebuild_cache=false"]))
     assert not (tmp_path / "run" / "checkpoints").exists()
 
 
@@ -202,7 +181,7 @@ def test_resume_after_sigkill_matches_uninterrupted_run(tiny_root, tiny_cache, t
 
     changed = [*args, f"paths.output_dir={killed}", "resume=true", "optim.learning_rate=0.5"]
     with pytest.raises(ConfigError, match=r"optim\.learning_rate: 0\.\d+ -> 0\.5"):
-        train(_compose(changed))
+        train(compose_train(changed))
 
 
 @pytest.mark.slow

@@ -20,24 +20,16 @@ from pathlib import Path
 
 import pytest
 
+from fast_training import FAST
+
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
-# Small and fast, as in test_train_run.py.
-FAST = [
-    "model=tiny",
-    "model.dim=32",
-    "model.num_heads=2",
-    "augment=light",
-    "data.max_len=32",
-    "data.bucketing=false",
-    "data.batch_size=16",
-    "data.preprocess_workers=1",
+ONE_SHORT_EPOCH = [
+    *FAST,
     "trainer.epochs=1",
     "trainer.limit_train_batches=2",
     "trainer.limit_val_batches=1",
-    "trainer.late_dropout_start_epoch=1",
-    "export.enabled=false",
 ]
 
 
@@ -157,7 +149,9 @@ def test_wheel_installs_and_trains_from_an_empty_directory(tmp_path: Path) -> No
     work = tmp_path / "empty"
     work.mkdir()
     _run([str(venv_bin / "islr-synth"), "--out", "d", "--preset", "tiny"], cwd=work)
-    done = _run([str(venv_bin / "islr-train"), "experiment=demo", "data.root=d", *FAST], cwd=work)
+    done = _run(
+        [str(venv_bin / "islr-train"), "experiment=demo", "data.root=d", *ONE_SHORT_EPOCH], cwd=work
+    )
 
     (run_dir,) = (work / "logs" / "demo" / "runs").iterdir()
     assert f"run directory: {run_dir}" in done.stdout
