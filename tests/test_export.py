@@ -296,6 +296,28 @@ def test_parity_gate_refuses_corrupted_tflite(runs, ensemble_export, tmp_path, m
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_failed_re_export_leaves_the_previous_export(runs, tmp_path, monkeypatch) -> None:
+    """A write that fails late (a full disk at the submission zip) changes nothing on disk."""
+    import errno
+    import zipfile
+
+    from islr.export import export_models
+
+    out = tmp_path / "export"
+    export_models([runs[0]], out, variants=("fp32",), submission_variant="fp32", latency_runs=1)
+    before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+
+    def disk_full(self, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(zipfile.ZipFile, "write", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        export_models([runs[1]], out, variants=("fp32",), submission_variant="fp32")
+    after = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert after == before  # the previous export, byte for byte
+    assert [p.name for p in tmp_path.iterdir()] == ["export"]  # no staged or set-aside folder
+
+
 def test_compare_scores_rules() -> None:
     from islr.export import ParityError
     from islr.export.parity import compare_scores

@@ -182,6 +182,7 @@ def export_models(
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
     tmp.chmod(0o755)  # mkdtemp makes it private; the export is an ordinary directory
+    previous: Path | None = None
     staged = ExportLayout(tmp)
     try:
         files: list[ExportedFile] = []
@@ -253,12 +254,19 @@ def export_models(
         )
         staged.report_json.write_text(json.dumps(report.to_dict(), indent=2), encoding="utf-8")
         staged.report_md.write_text(report.to_markdown(), encoding="utf-8")
-        if out_dir.exists():
-            shutil.rmtree(out_dir)  # checked above: empty or a previous export
+        if out_dir.exists():  # checked above: empty or a previous export
+            # Set the previous export aside (a rename) rather than delete it first: a failure
+            # or a kill at any moment leaves the old export or the new one, never neither.
+            previous = out_dir.with_name(f".{out_dir.name}.previous-{tmp.name[-8:]}")
+            out_dir.rename(previous)
         tmp.rename(out_dir)
     except BaseException:
+        if previous is not None and not out_dir.exists():
+            previous.rename(out_dir)
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    if previous is not None:
+        shutil.rmtree(previous, ignore_errors=True)
     log.info("exported %d network(s) to %s", len(paths), out_dir)
     return report
 
