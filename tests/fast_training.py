@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 from omegaconf import DictConfig
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
@@ -33,3 +34,15 @@ def compose_train(overrides: list[str]) -> DictConfig:
 
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         return compose("train", overrides=overrides)
+
+
+def h5_arrays(path: Path) -> dict[str, np.ndarray]:
+    """Every array in an ``.h5`` checkpoint by its path (to compare two runs' saved state)."""
+    import h5py
+
+    out: dict[str, np.ndarray] = {}
+    with h5py.File(path, "r") as f:
+        f.visititems(
+            lambda name, obj: out.__setitem__(name, obj[()]) if hasattr(obj, "shape") else None
+        )
+    return out

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from fast_training import h5_arrays
 from islr.augment import Augmenter
 from islr.landmarks import N_POINTS, PAD_VALUE
 from islr.train.pipeline import (
@@ -271,17 +272,6 @@ ON_DEVICE = [
 ]
 
 
-def _h5_arrays(path: Path) -> dict[str, np.ndarray]:
-    import h5py
-
-    out: dict[str, np.ndarray] = {}
-    with h5py.File(path, "r") as f:
-        f.visititems(
-            lambda name, obj: out.__setitem__(name, obj[()]) if hasattr(obj, "shape") else None
-        )
-    return out
-
-
 @pytest.mark.slow
 def test_training_with_on_device_augmentation_resumes_exactly(tiny_root, tiny_cache, tmp_path):
     """3 epochs straight vs. killed (SIGKILL) after an epoch and resumed: the same weights and
@@ -326,8 +316,8 @@ def test_training_with_on_device_augmentation_resumes_exactly(tiny_root, tiny_ca
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "resumed from" in resumed.stderr + resumed.stdout
 
-    a = _h5_arrays(straight / "checkpoints" / "last.weights.h5")
-    b = _h5_arrays(killed / "checkpoints" / "last.weights.h5")
+    a = h5_arrays(straight / "checkpoints" / "last.weights.h5")
+    b = h5_arrays(killed / "checkpoints" / "last.weights.h5")
     assert a.keys() == b.keys() and len(a) > 10
     assert any(name.startswith("islr_rng") for name in a)  # the augmentation's seed state too
     for name in a:

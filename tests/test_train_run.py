@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fast_training import CONF_DIR, FAST, compose_train
+from fast_training import CONF_DIR, FAST, compose_train, h5_arrays
 
 
 def _data(tiny_root: Path, tiny_cache) -> list[str]:
@@ -123,17 +123,6 @@ def test_config_errors_are_reported_before_training(tiny_root, tiny_cache, tmp_p
     assert not (tmp_path / "run" / "checkpoints").exists()
 
 
-def _all_h5_arrays(path: Path) -> dict[str, np.ndarray]:
-    import h5py
-
-    out: dict[str, np.ndarray] = {}
-    with h5py.File(path, "r") as f:
-        f.visititems(
-            lambda name, obj: out.__setitem__(name, obj[()]) if hasattr(obj, "shape") else None
-        )
-    return out
-
-
 @pytest.mark.slow
 def test_resume_after_sigkill_matches_uninterrupted_run(tiny_root, tiny_cache, tmp_path):
     epochs = 4
@@ -166,8 +155,8 @@ def test_resume_after_sigkill_matches_uninterrupted_run(tiny_root, tiny_cache, t
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "resumed from" in resumed.stderr + resumed.stdout
 
-    a = _all_h5_arrays(straight / "checkpoints" / "last.weights.h5")
-    b = _all_h5_arrays(killed / "checkpoints" / "last.weights.h5")
+    a = h5_arrays(straight / "checkpoints" / "last.weights.h5")
+    b = h5_arrays(killed / "checkpoints" / "last.weights.h5")
     assert a.keys() == b.keys() and len(a) > 10
     for name in a:
         np.testing.assert_allclose(b[name], a[name], atol=1e-6, rtol=0, err_msg=name)

@@ -12,7 +12,13 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["atomic_path", "temp_sibling", "write_bytes_atomic", "write_text_atomic"]
+__all__ = [
+    "atomic_path",
+    "exclusive_lock",
+    "temp_sibling",
+    "write_bytes_atomic",
+    "write_text_atomic",
+]
 
 _CHUNK = 1 << 20
 
@@ -68,3 +74,22 @@ def write_bytes_atomic(path: str | Path, data: bytes) -> None:
 def write_text_atomic(path: str | Path, text: str, encoding: str = "utf-8") -> None:
     """Write ``text`` to ``path`` atomically."""
     write_bytes_atomic(path, text.encode(encoding))
+
+
+@contextlib.contextmanager
+def exclusive_lock(path: str | Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` (created if absent) between processes (POSIX flock).
+
+    Writers that publish a shared file (an extraction index, a tracking store) take it, so
+    concurrent processes never interleave their writes.
+    """
+    import fcntl  # POSIX only: imported here so the module still imports elsewhere
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

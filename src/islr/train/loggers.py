@@ -32,7 +32,7 @@ import os
 import socket
 import struct
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +40,7 @@ from typing import Any
 import keras
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
+from islr.atomic_io import exclusive_lock
 from islr.errors import ConfigError
 from islr.train.callbacks import current_learning_rate
 
@@ -244,20 +245,6 @@ def _local_sqlite_path(uri: str) -> Path | None:
     return None
 
 
-@contextlib.contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
-    """An exclusive lock on ``path`` (parallel sweep jobs creating one local store)."""
-    import fcntl
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 class MLflowLogger(RunLogger):
     """One MLflow run per training run (per multirun job); view with ``mlflow ui
     --backend-store-uri sqlite:///logs/mlflow.db`` (the UI is in the full ``mlflow`` package).
@@ -319,7 +306,7 @@ class MLflowLogger(RunLogger):
     def _connect(self) -> str:
         """The client and the experiment id (created if absent)."""
         db = _local_sqlite_path(self.tracking_uri)
-        lock = _file_lock(db.with_name(db.name + ".lock")) if db else contextlib.nullcontext()
+        lock = exclusive_lock(db.with_name(db.name + ".lock")) if db else contextlib.nullcontext()
         with lock:  # one process creates the store's tables and the experiment
             self.client = self._client_class(tracking_uri=self.tracking_uri)
             experiment = self.client.get_experiment_by_name(self.experiment_name)

@@ -18,9 +18,7 @@ and, last, ``train.csv`` into the data root, so every islr command reads the res
 
 from __future__ import annotations
 
-import contextlib
 import csv
-import fcntl
 import io
 import json
 import logging
@@ -31,7 +29,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from islr.atomic_io import write_text_atomic
+from islr.atomic_io import exclusive_lock, write_text_atomic
 from islr.data._util import default_workers
 from islr.data._util import progress as progress_bar
 from islr.data.reader import SIGN_MAP_FILENAME, TRAIN_CSV_FILENAME, read_sign_map
@@ -140,18 +138,6 @@ def extract_clips(
             following += 1
 
 
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """An exclusive lock between processes (shards) on ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def _skip_record(root: Path, clip: VideoClip) -> Path:
     return root / _STATE_DIR / "skipped" / f"{clip.sequence_id}.json"
 
@@ -178,7 +164,7 @@ def write_index(
     """
     root = Path(root)
     base = read_sign_map(sign_map_file) if sign_map_file is not None else None
-    with _locked(root / _STATE_DIR / "lock"):
+    with exclusive_lock(root / _STATE_DIR / "lock"):
         done, skipped, pending = [], [], 0
         for clip in clips:
             record = _skip_record(root, clip)
