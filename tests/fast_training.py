@@ -46,3 +46,27 @@ def h5_arrays(path: Path) -> dict[str, np.ndarray]:
             lambda name, obj: out.__setitem__(name, obj[()]) if hasattr(obj, "shape") else None
         )
     return out
+
+
+def sigkill_after_first_checkpoint(
+    cmd: list[str], run_dir: Path, env: dict[str, str], timeout: float = 240
+) -> int:
+    """Start ``cmd`` (a training writing to ``run_dir``), SIGKILL it as soon as its first
+    epoch's checkpoint state exists, and return the epoch that state records."""
+    import json
+    import os
+    import signal
+    import subprocess
+    import time
+
+    state_file = run_dir / "checkpoints" / "state.json"
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + timeout
+        while not state_file.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL, f"the run ended by itself ({proc.returncode})"
+    return int(json.loads(state_file.read_text())["epoch"])
