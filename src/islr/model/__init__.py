@@ -10,10 +10,12 @@ Layers (all mask-aware; padded frames at the end of time never influence real on
 :class:`ECA`, :class:`CausalDepthwiseConv1D`, :class:`DropPath`, :class:`Conv1DBlock`,
 :class:`MultiHeadSelfAttention`, :class:`TransformerBlock`, :class:`LateDropout`,
 :class:`MaskedGlobalAveragePooling1D`; :class:`FrameDense` (``Dense`` over frames, lowered as one
-2-D matmul so exported models keep static shapes).
+2-D matmul so exported models keep static shapes); :class:`BatchNormalization` (Keras' layer,
+with statistics over every replica under ``tf.distribute``, see :mod:`islr.model.replicas`).
 """
 
 from islr.model.attention import MultiHeadSelfAttention
+from islr.model.batch_norm import BatchNormalization
 from islr.model.causal_conv import CausalDepthwiseConv1D
 from islr.model.classifier import apply_classifier, build_classifier
 from islr.model.conv_block import Conv1DBlock
@@ -28,6 +30,7 @@ from islr.model.transformer_block import TransformerBlock
 
 __all__ = [
     "ECA",
+    "BatchNormalization",
     "CausalDepthwiseConv1D",
     "Conv1DBlock",
     "DropPath",

@@ -9,6 +9,7 @@ import keras
 from keras import ops
 
 from islr.model.frame_dense import FrameDense
+from islr.model.replicas import global_batch_dropout
 
 # Added to the logits of padded keys; finite so that a query with no real key gets a uniform
 # (not NaN) distribution. Applied in float32, where it cannot overflow.
@@ -102,7 +103,10 @@ class MultiHeadSelfAttention(keras.layers.Layer):
             # A single time step (T = 1) is legitimate here; keras warns about size-1 softmax.
             warnings.filterwarnings("ignore", message="You are using a softmax over axis")
             weights = ops.cast(ops.softmax(logits, axis=-1), self.compute_dtype)
-        weights = self.attn_drop(weights, training=training)
+        if training and self.dropout > 0:
+            # The Dropout layer's own generator, but over replicas (tf.distribute) each replica
+            # keeps its rows of the global batch's mask, as one device would draw it.
+            weights = global_batch_dropout(weights, self.dropout, self.attn_drop.seed_generator)
         context = ops.matmul(weights, v)  # [B, H, T, hd]
         context = ops.reshape(ops.transpose(context, (0, 2, 1, 3)), (batch, -1, self.dim))
         return self.out(context)

@@ -7,6 +7,7 @@ from typing import Any
 import keras
 
 from islr.landmarks import N_FEATURES, PAD_VALUE
+from islr.model.batch_norm import BatchNormalization
 from islr.model.conv_block import Conv1DBlock
 from islr.model.frame_dense import FrameDense
 from islr.model.late_dropout import LateDropout
@@ -90,7 +91,7 @@ def apply_classifier(
     # under the model's policy: the stem Dense computes in that dtype anyway.
     x = keras.layers.Masking(mask_value=PAD_VALUE, name="masking")(features)
     x = FrameDense(dim, use_bias=False, name="stem_dense")(x)
-    x = keras.layers.BatchNormalization(momentum=bn_momentum, name="stem_bn")(x)
+    x = BatchNormalization(momentum=bn_momentum, name="stem_bn")(x)
     for s in range(int(num_stacks)):
         for c in range(int(conv_blocks_per_stack)):
             x = Conv1DBlock(

@@ -6,6 +6,7 @@ from typing import Any
 
 import keras
 
+from islr.model.batch_norm import BatchNormalization
 from islr.model.causal_conv import CausalDepthwiseConv1D
 from islr.model.drop_path import DropPath
 from islr.model.eca import ECA
@@ -74,9 +75,7 @@ class Conv1DBlock(keras.layers.Layer):
             self.kernel_size, dilation_rate=self.dilation_rate, dtype=policy, name="dwconv"
         )
         self.dwconv.build(inner)
-        self.bn = keras.layers.BatchNormalization(
-            momentum=self.bn_momentum, dtype=policy, name="bn"
-        )
+        self.bn = BatchNormalization(momentum=self.bn_momentum, dtype=policy, name="bn")
         self.bn.build(inner)
         self.eca = ECA(self.eca_kernel_size, dtype=policy, name="eca")
         self.eca.build(inner)

@@ -7,6 +7,8 @@ from typing import Any
 import keras
 from keras import ops
 
+from islr.model.replicas import global_batch_uniform
+
 
 @keras.saving.register_keras_serializable(package="islr")
 class DropPath(keras.layers.Layer):
@@ -37,7 +39,8 @@ class DropPath(keras.layers.Layer):
         draw_shape = (batch,) + (1,) * (len(inputs.shape) - 1)
         keep = 1.0 - self.rate
         # Draw in float32: bf16 would bias the keep probability.
-        u = keras.random.uniform(draw_shape, seed=self.seed_generator, dtype="float32")
+        # Over replicas (tf.distribute) each replica keeps its rows of the global batch's draw.
+        u = global_batch_uniform(draw_shape, self.seed_generator, "float32")
         scale = ops.cast(ops.less(u, keep), "float32") / keep
         return inputs * ops.cast(scale, inputs.dtype)
 

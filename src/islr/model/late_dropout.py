@@ -7,6 +7,8 @@ from typing import Any
 import keras
 from keras import ops
 
+from islr.model.replicas import global_batch_dropout
+
 
 @keras.saving.register_keras_serializable(package="islr")
 class LateDropout(keras.layers.Layer):
@@ -57,7 +59,8 @@ class LateDropout(keras.layers.Layer):
             return inputs
         outputs = inputs
         if self.rate > 0.0:
-            dropped = keras.random.dropout(inputs, self.rate, seed=self.seed_generator)
+            # Over replicas (tf.distribute) each replica keeps its rows of the global mask.
+            dropped = global_batch_dropout(inputs, self.rate, self.seed_generator)
             # Both branches are computed and selected: graph/jit friendly, no Python branching
             # on a tensor.
             outputs = ops.where(ops.greater_equal(self.step, self.start_step), dropped, inputs)

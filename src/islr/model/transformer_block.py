@@ -7,6 +7,7 @@ from typing import Any
 import keras
 
 from islr.model.attention import MultiHeadSelfAttention
+from islr.model.batch_norm import BatchNormalization
 from islr.model.drop_path import DropPath
 from islr.model.frame_dense import FrameDense
 
@@ -64,9 +65,7 @@ class TransformerBlock(keras.layers.Layer):
 
     def _make_norm(self, name: str) -> keras.layers.Layer:
         if self.norm == "batch":
-            return keras.layers.BatchNormalization(
-                momentum=self.bn_momentum, dtype=self.dtype_policy, name=name
-            )
+            return BatchNormalization(momentum=self.bn_momentum, dtype=self.dtype_policy, name=name)
         return keras.layers.LayerNormalization(dtype=self.dtype_policy, name=name)
 
     def build(self, input_shape: tuple[int | None, ...]) -> None:

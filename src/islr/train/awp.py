@@ -16,7 +16,10 @@ What is kept from the two passes:
   *same* dropout / drop-path masks: the perturbed gradient is that of the same sub-network.
 
 The loss scale (``optimizer.scale_loss``, mixed_float16) is used for both gradients; the
-perturbation direction ``g / ||g||`` does not depend on it. With ``awp_enabled=False`` the
+perturbation direction ``g / ||g||`` does not depend on it. Under ``tf.distribute``
+(``trainer.distribution=data_parallel`` on TensorFlow) the first gradient is summed over the
+replicas before the perturbation, so every replica moves to the ``theta'`` of one device fed the
+whole batch; the optimizer sums the second gradient itself. With ``awp_enabled=False`` the
 model runs Keras' own ``train_step`` unchanged. Switch AWP on per epoch with
 :class:`AWPSchedule`.
 
@@ -32,6 +35,8 @@ from typing import Any
 
 import keras
 from keras import ops
+
+from islr.model.replicas import sum_over_replicas
 
 logger = logging.getLogger(__name__)
 
@@ -158,6 +163,12 @@ class AWPModel(keras.Model):
             if self.optimizer is not None:
                 loss = self.optimizer.scale_loss(loss)
         grads = tape.gradient(loss, trainable)
+        # Under tf.distribute each replica's gradient covers its own rows (the loss is already
+        # divided by the replica count, as in Keras' step); the perturbation must follow the
+        # global batch's gradient, their sum, as on one device.
+        present = [i for i, g in enumerate(grads) if g is not None]
+        for i, g in zip(present, sum_over_replicas([grads[i] for i in present]), strict=True):
+            grads[i] = g
 
         state_after = [tf.identity(v.value) for v in non_trainable]
         for var, value in zip(non_trainable, state_before, strict=True):
