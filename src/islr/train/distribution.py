@@ -5,18 +5,24 @@
   devices: weights are replicated, every batch is split across devices along the batch axis
   and gradients are reduced by XLA, so ``data.batch_size`` stays the *global* batch and a run
   gives the same losses and weights as one device with that batch (a test checks it on two
-  simulated CPU devices).
-
-TensorFlow's ``tf.distribute.MirroredStrategy`` is not wired in yet: per-replica BatchNorm
-statistics would need synchronised BatchNorm layers in the model to match one device, so
-``data_parallel`` under the TensorFlow backend stops with a clear message instead of training a
-different model.
+  simulated CPU devices). Under TensorFlow, ``tf.distribute.MirroredStrategy`` over the same
+  devices: the model and optimizer are created and compiled inside :meth:`DeviceSetup.scope`,
+  Keras splits each global batch into one equal slice per replica and sums the gradients.
+  Two things would still differ from one device, and the model handles both itself
+  (:mod:`islr.model.replicas`): BatchNorm statistics are summed over the replicas
+  (:class:`islr.model.batch_norm.BatchNormalization`; Keras' ``synchronized=True`` ignores
+  masked inputs) and every dropout / drop-path draw is made for the global batch, each
+  replica keeping its rows. AWP sums its first gradient over the replicas. A test checks
+  the equivalence on two logical CPU devices.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from dataclasses import dataclass
+import sys
+from dataclasses import dataclass, field
+from typing import Any
 
 import keras
 
@@ -37,6 +43,15 @@ class DeviceSetup:
     num_devices: int
     num_hosts: int = 1
     platform: str = "cpu"
+    # TensorFlow only: the tf.distribute strategy the model must be built and compiled under.
+    tf_strategy: Any = field(default=None, compare=False, repr=False)
+
+    def scope(self) -> contextlib.AbstractContextManager[Any]:
+        """Where to create, compile and load the model: the TF strategy's scope, else a no-op
+        (JAX's distribution is global, set by :func:`setup_distribution`)."""
+        return (
+            self.tf_strategy.scope() if self.tf_strategy is not None else contextlib.nullcontext()
+        )
 
 
 def setup_distribution(setting: str | None, batch_sizes: tuple[int, ...]) -> DeviceSetup:
@@ -57,10 +72,10 @@ def setup_distribution(setting: str | None, batch_sizes: tuple[int, ...]) -> Dev
     if setting is None:
         return DeviceSetup(None, 1, platform=platform)
     backend = keras.backend.backend()
-    if backend != "jax":
+    if backend not in ("jax", "tensorflow"):
         raise ConfigError(
-            f"trainer.distribution=data_parallel is implemented for KERAS_BACKEND=jax; under "
-            f"{backend} it is not yet (see the README's 'Scaling up')"
+            f"trainer.distribution=data_parallel is implemented for KERAS_BACKEND=jax and "
+            f"tensorflow, not {backend} (see the README's 'Scaling up')"
         )
     n = len(devices)
     bad = [b for b in batch_sizes if b % n]
@@ -69,9 +84,19 @@ def setup_distribution(setting: str | None, batch_sizes: tuple[int, ...]) -> Dev
             f"trainer.distribution=data_parallel over {n} devices: batch size(s) {bad} do not "
             f"divide by {n} (data.batch_size and data.eval_batch_size are global batches)"
         )
+    if backend == "tensorflow":
+        return _mirrored(devices, platform)
     keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
     log.info("data parallel over %d %s device(s)", n, platform)
     return DeviceSetup("data_parallel", n, platform=platform)
+
+
+def _mirrored(devices: list[str], platform: str) -> DeviceSetup:
+    """A ``tf.distribute.MirroredStrategy`` over ``devices`` (Keras' names, "gpu:0", ...)."""
+    tf = sys.modules["tensorflow"]  # loaded by Keras' TF backend; never imported under JAX
+    strategy = tf.distribute.MirroredStrategy([f"/{d}" for d in devices])
+    log.info("data parallel (MirroredStrategy) over %d %s device(s)", len(devices), platform)
+    return DeviceSetup("data_parallel", len(devices), platform=platform, tf_strategy=strategy)
 
 
 def teardown_distribution() -> None:

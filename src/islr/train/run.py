@@ -411,51 +411,55 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     batch_sizes = (int(cfg.data.batch_size), int(cfg.data.eval_batch_size))
     device_setup = setup_distribution(tr.get("distribution"), batch_sizes)
     keras.config.set_dtype_policy(str(tr.precision))
-    network = build_network(
-        cfg, split.num_classes, int(tr.late_dropout_start_epoch) * steps_per_epoch
-    )
-    awp_lambda = float(tr.awp["lambda"])
-    augmentation = None
-    if getattr(augmenter, "on_device", False):  # the pipeline then only gathers and pads
-        from islr.augment.batched import BatchAugmentation
+    # The model, its optimizer and metrics live on every device (TF: the strategy's scope).
+    with device_setup.scope():
+        network = build_network(
+            cfg, split.num_classes, int(tr.late_dropout_start_epoch) * steps_per_epoch
+        )
+        awp_lambda = float(tr.awp["lambda"])
+        augmentation = None
+        if getattr(augmenter, "on_device", False):  # the pipeline then only gathers and pads
+            from islr.augment.batched import BatchAugmentation
 
-        augmentation = BatchAugmentation.from_augmenter(augmenter, seed=seed, name="augment")
-    model = build_training_model(network, awp_lambda, augmentation)
-    optim_kwargs: dict[str, Any] = {"total_steps": total_steps}
-    warmup = int(cfg.optim.get("warmup_steps") or 0)
-    if warmup >= total_steps:  # short debug runs (debug=fast, limit_train_batches)
-        log.warning("optim.warmup_steps=%d >= %d total steps: warm-up off", warmup, total_steps)
-        optim_kwargs["warmup_steps"] = 0
-    optimizer = instantiate(cfg.optim)(**optim_kwargs)
-    top1 = keras.metrics.SparseCategoricalAccuracy(name="top1")
-    top5 = keras.metrics.SparseTopKCategoricalAccuracy(k=5, name="top5")
-    model.compile(
-        optimizer=optimizer,
-        loss=SparseCategoricalCrossentropyWithSmoothing(label_smoothing=float(tr.label_smoothing)),
-        # weighted: evaluation batches carry weight-0 filler rows (see pipeline)
-        weighted_metrics=[top1, top5],
-        jit_compile=tr.jit_compile,
-    )
-    log.info(
-        "model: %s parameters, %d steps/epoch, %d epochs, precision %s, awp %s",
-        f"{network.count_params():,}",
-        steps_per_epoch,
-        epochs,
-        tr.precision,
-        awp_lambda,
-    )
-    if state:
-        optimizer.build(model.trainable_variables)
-        model.load_weights(weights_path)
-        bad = nonfinite_variables([*model.weights, *optimizer.variables])
-        if bad:
-            raise NonFiniteWeightsError(
-                f"resume: {weights_path} holds NaN/inf in {len(bad)} tensor(s) "
-                f"({', '.join(bad[:3])}{', ...' if len(bad) > 3 else ''}); a diverged state "
-                "cannot be continued: start a new run directory (with a lower learning rate)"
-            )
-        restore_rng_states(model, weights_path)
-        log.info("resumed from %s at epoch %d", weights_path, initial_epoch)
+            augmentation = BatchAugmentation.from_augmenter(augmenter, seed=seed, name="augment")
+        model = build_training_model(network, awp_lambda, augmentation)
+        optim_kwargs: dict[str, Any] = {"total_steps": total_steps}
+        warmup = int(cfg.optim.get("warmup_steps") or 0)
+        if warmup >= total_steps:  # short debug runs (debug=fast, limit_train_batches)
+            log.warning("optim.warmup_steps=%d >= %d total steps: warm-up off", warmup, total_steps)
+            optim_kwargs["warmup_steps"] = 0
+        optimizer = instantiate(cfg.optim)(**optim_kwargs)
+        top1 = keras.metrics.SparseCategoricalAccuracy(name="top1")
+        top5 = keras.metrics.SparseTopKCategoricalAccuracy(k=5, name="top5")
+        model.compile(
+            optimizer=optimizer,
+            loss=SparseCategoricalCrossentropyWithSmoothing(
+                label_smoothing=float(tr.label_smoothing)
+            ),
+            # weighted: evaluation batches carry weight-0 filler rows (see pipeline)
+            weighted_metrics=[top1, top5],
+            jit_compile=tr.jit_compile,
+        )
+        log.info(
+            "model: %s parameters, %d steps/epoch, %d epochs, precision %s, awp %s",
+            f"{network.count_params():,}",
+            steps_per_epoch,
+            epochs,
+            tr.precision,
+            awp_lambda,
+        )
+        if state:
+            optimizer.build(model.trainable_variables)
+            model.load_weights(weights_path)
+            bad = nonfinite_variables([*model.weights, *optimizer.variables])
+            if bad:
+                raise NonFiniteWeightsError(
+                    f"resume: {weights_path} holds NaN/inf in {len(bad)} tensor(s) "
+                    f"({', '.join(bad[:3])}{', ...' if len(bad) > 3 else ''}); a diverged state "
+                    "cannot be continued: start a new run directory (with a lower learning rate)"
+                )
+            restore_rng_states(model, weights_path)
+            log.info("resumed from %s at epoch %d", weights_path, initial_epoch)
 
     loggers.start(run_info(cfg, run_dir, resumed=state is not None))
     checkpointer = CheckpointState(
