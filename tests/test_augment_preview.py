@@ -82,5 +82,5 @@ def test_cli_writes_one_png_per_requested_augmentation(
 
 
 def test_cli_missing_file_fails_clearly(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert augment_preview.main([str(tmp_path / "nope.parquet"), "--out", str(tmp_path)]) == 2
+    assert augment_preview.main([str(tmp_path / "nope.parquet"), "--out", str(tmp_path)]) == 1
     assert "nope.parquet" in capsys.readouterr().err

@@ -173,7 +173,7 @@ def test_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert len(pd.read_csv(out / "train.csv")) == 4
     assert synth_main([*args, "--if-missing"]) == 0
     assert "nothing to do" in capsys.readouterr().out
-    assert synth_main(["--out", str(tmp_path / "x"), "--signs", "999", "--quiet"]) == 2
+    assert synth_main(["--out", str(tmp_path / "x"), "--signs", "999", "--quiet"]) == 1
 
 
 # --- realism: sign-independent statistics vs the real Kaggle sample ---------------------------

@@ -6,7 +6,15 @@ later stage.
 
 from __future__ import annotations
 
-__all__ = ["ConfigError", "DivergenceError", "NonFiniteWeightsError"]
+from pathlib import Path
+
+__all__ = [
+    "ConfigError",
+    "DivergenceError",
+    "ExportAfterTrainingError",
+    "ExportError",
+    "NonFiniteWeightsError",
+]
 
 
 class ConfigError(ValueError):
@@ -32,6 +40,23 @@ class DivergenceError(RuntimeError):
 
     def __reduce__(self):  # picklable with its keyword-only fields
         return (_rebuild_divergence, (str(self), self.epoch, self.step))
+
+
+class ExportError(RuntimeError):
+    """An export that cannot be made or fails its checks: a TFLite conversion that fails, a
+    converted model that does not reproduce Keras (``islr.export.ParityError``), the wrong Keras
+    backend. Defined here so that the command lines name it without importing TensorFlow."""
+
+
+class ExportAfterTrainingError(RuntimeError):
+    """Training finished, its export failed: the run is complete and kept in ``run_dir``.
+
+    The message is the export's own error (chained as ``__cause__``).
+    """
+
+    def __init__(self, run_dir: Path, cause: BaseException) -> None:
+        super().__init__(str(cause))
+        self.run_dir = Path(run_dir)
 
 
 def _rebuild_divergence(message: str, epoch: int, step: int | None) -> DivergenceError:

@@ -20,6 +20,7 @@ from typing import Any
 
 from omegaconf import DictConfig
 
+from islr.errors import ExportAfterTrainingError
 from islr.run_layout import RunLayout
 from islr.train import train
 from islr.train.loggers import log_export
@@ -27,17 +28,6 @@ from islr.train.loggers import log_export
 log = logging.getLogger(__name__)
 
 __all__ = ["ExportAfterTrainingError", "export_after_training", "train_and_export"]
-
-
-class ExportAfterTrainingError(RuntimeError):
-    """Training finished, its export failed: the run is complete and kept in ``run_dir``.
-
-    The message is the export's own error (chained as ``__cause__``).
-    """
-
-    def __init__(self, run_dir: Path, cause: BaseException) -> None:
-        super().__init__(str(cause))
-        self.run_dir = Path(run_dir)
 
 
 def export_after_training(run_dir: Path, cfg: DictConfig) -> Path:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import numpy as np
 from islr import landmarks
 from islr.augment import ops
 from islr.augment.augmenter import Augmenter
+from islr.cli._errors import run_command
 
 logger = logging.getLogger("islr.augment_preview")
 
@@ -90,6 +90,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--crop-len", type=int, default=None, help="crop preview length (default: half of T)"
     )
+    parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    parser.add_argument("--verbose", action="store_true", help="show tracebacks of errors")
     args = parser.parse_args(argv)
     for name in ("samples", "frames", "max_len"):
         if getattr(args, name) < 1:
@@ -99,13 +101,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; returns the process exit status."""
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    args = parse_args(argv)
+def run(args: argparse.Namespace) -> int:
+    """The command behind the parsed arguments (raises islr's errors)."""
     if not args.file.is_file():
-        print(f"islr-augment-preview: {args.file}: no such file", file=sys.stderr)
-        return 2
+        raise FileNotFoundError(f"{args.file}: no such landmark file; give a .parquet file")
+    if args.out.exists() and not args.out.is_dir():
+        raise ValueError(f"--out {args.out}: exists and is not a folder; give a folder for PNGs")
     from islr.augment.preview import render_preview
 
     points = load_points(args.file)
@@ -130,6 +131,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         print(path)
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; a known error ends it with one line and exit status 1."""
+    return run_command("islr-augment-preview", run, parse_args(argv))
 
 
 if __name__ == "__main__":

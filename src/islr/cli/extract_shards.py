@@ -11,19 +11,22 @@ shards to any Hydra launcher: ``hydra/launcher=joblib`` (parallel local processe
 from __future__ import annotations
 
 import logging
-import sys
 
 import hydra
 from omegaconf import DictConfig
 
 from islr.cli._config import CONFIG_DIR
+from islr.cli._errors import run_hydra_task
 from islr.data.reader import DataError
 
 log = logging.getLogger("islr.extract")
 
 
 def extract_shard(cfg: DictConfig) -> dict:
-    """Extract the shard ``cfg.shard`` describes; returns its report as a dict."""
+    """Extract the shard ``cfg.shard`` describes; returns its report as a dict.
+
+    Raises islr's known errors (:func:`islr.cli._errors.run_hydra_task` turns them into one line).
+    """
     from hydra.utils import instantiate
 
     from islr.data.video import extract_dataset, find_videos, read_manifest
@@ -53,14 +56,13 @@ def extract_shard(cfg: DictConfig) -> dict:
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="extract")
-def main(cfg: DictConfig) -> None:
+def _hydra_main(cfg: DictConfig) -> dict:
+    return run_hydra_task("islr-extract-shards", extract_shard, cfg)
+
+
+def main() -> None:
     """Entry point: a known error ends the job with one line and exit status 1."""
-    try:
-        extract_shard(cfg)
-    except (DataError, ValueError, OSError) as err:
-        log.error("%s", err)
-        print(f"islr-extract-shards: error: {err}", file=sys.stderr)
-        sys.exit(1)
+    _hydra_main()
 
 
 if __name__ == "__main__":

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from pathlib import Path
 
+from islr.cli._errors import run_command
 from islr.data.reader import TRAIN_CSV_FILENAME
 from islr.data.synthetic import PRESETS, generate_dataset
 
@@ -18,8 +18,9 @@ def _parser() -> argparse.ArgumentParser:
         "(train.csv, train_landmark_files/, sign_to_prediction_index_map.json).",
     )
     p.add_argument("--out", required=True, type=Path, help="output data root")
-    p.add_argument("--preset", choices=sorted(PRESETS), default="demo",
-                   help="size preset (default: demo, the data `make train` uses)")  # fmt: skip
+    p.add_argument("--preset", default="demo",
+                   help=f"size preset: {', '.join(sorted(PRESETS))} "
+                   "(default: demo, the data `make train` uses)")  # fmt: skip
     p.add_argument("--signs", type=int, help="number of signs (overrides the preset)")
     p.add_argument("--participants", type=int, help="number of signers (overrides the preset)")
     p.add_argument("--samples-per-sign", type=int, help="clips per signer and sign")
@@ -30,14 +31,19 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, help="processes (default: all CPUs)")
     p.add_argument("--if-missing", action="store_true",
                    help="do nothing if OUT already holds a data set")  # fmt: skip
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--quiet", action="store_true", help="no progress bar, only warnings and errors")
+    p.add_argument("--verbose", action="store_true", help="show tracebacks of errors")
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``islr-synth``."""
-    args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+def run(args: argparse.Namespace) -> int:
+    """The command behind the parsed arguments (raises islr's errors)."""
+    if args.preset not in PRESETS:
+        raise ValueError(
+            f"--preset {args.preset}: unknown preset; choose from {', '.join(sorted(PRESETS))}"
+        )
+    if args.out.exists() and not args.out.is_dir():
+        raise ValueError(f"--out {args.out}: exists and is not a folder; give a folder to write")
     if args.if_missing and (args.out / TRAIN_CSV_FILENAME).is_file():
         print(f"{args.out} already holds a data set ({TRAIN_CSV_FILENAME} exists); nothing to do")
         return 0
@@ -50,23 +56,24 @@ def main(argv: list[str] | None = None) -> int:
     ):
         if value is not None:
             preset[key] = value
-    try:
-        summary = generate_dataset(
-            args.out,
-            seed=args.seed,
-            difficulty=args.difficulty,
-            workers=args.workers,
-            progress=not args.quiet,
-            **preset,
-        )
-    except ValueError as exc:
-        print(f"islr-synth: error: {exc}", file=sys.stderr)
-        return 2
+    summary = generate_dataset(
+        args.out,
+        seed=args.seed,
+        difficulty=args.difficulty,
+        workers=args.workers,
+        progress=not args.quiet,
+        **preset,
+    )
     print(f"wrote {summary}")
     print(f"  {args.out / TRAIN_CSV_FILENAME}")
     print(f"  {args.out / 'train_landmark_files'}/<participant_id>/<sequence_id>.parquet")
     print(f"  {args.out / 'sign_to_prediction_index_map.json'}")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``islr-synth``: a known error ends it with one line and exit status 1."""
+    return run_command("islr-synth", run, _parser().parse_args(argv))
 
 
 if __name__ == "__main__":

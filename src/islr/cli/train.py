@@ -17,6 +17,7 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from islr.cli._config import CONFIG_DIR
+from islr.cli._errors import import_quietly, run_hydra_task
 from islr.run_layout import ExportLayout, RunLayout
 
 log = logging.getLogger("islr.train")
@@ -29,37 +30,27 @@ def _in_multirun() -> bool:
     return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
 
 
-@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
-def main(cfg: DictConfig) -> float | None:
-    """Train (and export); returns the monitored validation metric (for sweepers)."""
-    from islr.data.reader import DataError
+def train_command(cfg: DictConfig) -> float | None:
+    """Train (and export) as ``cfg`` says and print where everything went.
+
+    Returns the monitored validation metric (for sweepers); NaN for a diverged job of a
+    ``--multirun``. Raises islr's known errors (:func:`islr.cli._errors.run_hydra_task` turns
+    them into one line).
+    """
     from islr.errors import DivergenceError, NonFiniteWeightsError
-    from islr.train import ConfigError
-    from islr.workflow import ExportAfterTrainingError, train_and_export
+    from islr.workflow import train_and_export
 
     log.debug("config:\n%s", OmegaConf.to_yaml(cfg))
-    # Expected failures end with one line on stderr and exit status 1, never a traceback.
     try:
         result = train_and_export(cfg)
-    except ConfigError as err:
-        log.error("configuration error: %s", err)
-        raise SystemExit(f"islr-train: configuration error: {err}") from None
-    except DataError as err:
-        log.error("data error: %s", err)
-        raise SystemExit(f"islr-train: data error: {err}") from None
     except (DivergenceError, NonFiniteWeightsError) as err:
         # train() has logged it and written metrics.json (status: diverged).
-        if _in_multirun():
-            # One diverged job must not end a sweep: the others still run, the summary leaves
-            # this one out (no val metric), and NaN marks the trial failed for Optuna.
-            log.error("job failed: %s", err)
-            return float("nan")
-        raise SystemExit(f"islr-train: {err}") from None
-    except ExportAfterTrainingError as err:
-        log.error("export failed: %s", err)
-        raise SystemExit(
-            f"islr-train: export failed (the run is kept in {err.run_dir}): {err}"
-        ) from None
+        if not _in_multirun():
+            raise
+        # One diverged job must not end a sweep: the others still run, the summary leaves
+        # this one out (no val metric), and NaN marks the trial failed for Optuna.
+        log.error("job failed: %s", err)
+        return float("nan")
     run_dir = Path(result["run_dir"])
     layout = RunLayout(run_dir)
     export_dir = None if result["export_dir"] is None else Path(result["export_dir"])
@@ -83,6 +74,17 @@ def main(cfg: DictConfig) -> float | None:
     print("\n".join(lines))
     value = result.get(str(cfg.monitor))
     return None if value is None else float(value)
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
+def _hydra_main(cfg: DictConfig) -> float | None:
+    return run_hydra_task("islr-train", train_command, cfg)
+
+
+def main() -> float | None:
+    """Entry point of ``islr-train``: a known error ends it with one line and exit status 1."""
+    import_quietly("keras")
+    return _hydra_main()
 
 
 if __name__ == "__main__":

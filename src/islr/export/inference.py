@@ -7,6 +7,7 @@ The inference model is the Kaggle contract in Keras form: one video ``[T, 543, 3
 from __future__ import annotations
 
 import logging
+import zipfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,11 @@ def load_network(source: str | Path) -> keras.Model:
     Networks saved under the JAX backend load too: the ``.keras`` format is backend-neutral.
     """
     path = resolve_network_path(source)
+    if not zipfile.is_zipfile(path):  # keras would call it "File not found"
+        raise ValueError(
+            f"{path}: not a .keras network (not a zip archive); give a checkpoint islr-train "
+            "wrote (checkpoints/best.keras) or its run directory"
+        )
     try:
         return keras.saving.load_model(path, compile=False)
     except Exception as exc:  # keras raises many types; name the file whatever it was

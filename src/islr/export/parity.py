@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from islr.errors import ExportError
 from islr.landmarks import LHAND, N_LANDMARKS, POINT_INDICES
 
 DEFAULT_TOLERANCES: dict[str, float] = {"fp32": 1e-4, "fp16": 5e-2, "dynamic": 0.5}
@@ -17,7 +18,7 @@ trained networks with larger logits may need a larger dynamic bound (config:
 ``export.tolerances``)."""
 
 
-class ParityError(RuntimeError):
+class ParityError(ExportError):
     """A converted model does not reproduce the Keras inference model.
 
     Attributes:

@@ -22,6 +22,7 @@ import numpy as np
 import tensorflow as tf
 from ai_edge_litert.interpreter import Interpreter
 
+from islr.errors import ExportError
 from islr.landmarks import N_LANDMARKS
 
 SIGNATURE_KEY = "serving_default"
@@ -38,7 +39,7 @@ def write_saved_model(model: keras.Model, directory: str | Path) -> Path:
     conversion.
     """
     if keras.backend.backend() != "tensorflow":
-        raise RuntimeError(
+        raise ExportError(
             "SavedModel/TFLite export needs KERAS_BACKEND=tensorflow (current backend: "
             f"{keras.backend.backend()!r}); .keras networks trained under JAX export fine with it"
         )
@@ -66,7 +67,7 @@ def convert_saved_model(saved_model_dir: str | Path, variant: str) -> bytes:
 
     Raises:
         ValueError: unknown variant.
-        RuntimeError: the conversion failed (message includes the converter's reason).
+        ExportError: the conversion failed (message includes the converter's reason).
     """
     if variant not in VARIANTS:
         raise ValueError(f"unknown TFLite variant {variant!r}; choose from {VARIANTS}")
@@ -81,7 +82,7 @@ def convert_saved_model(saved_model_dir: str | Path, variant: str) -> bytes:
     try:
         return converter.convert()
     except Exception as exc:  # the converter raises ConverterError and friends
-        raise RuntimeError(
+        raise ExportError(
             f"TFLite conversion ({variant}) of {saved_model_dir} failed: {exc}"
         ) from exc
 
