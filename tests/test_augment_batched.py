@@ -422,3 +422,15 @@ def test_augments_in_float32_under_a_mixed_policy() -> None:
         keras.config.set_dtype_policy("float32")
     assert keras.backend.standardize_dtype(out.dtype) == "float32"
     np.testing.assert_array_equal(np.asarray(keras.ops.convert_to_numpy(out)), expected)
+
+
+def test_the_layer_states_no_defaults_of_its_own() -> None:
+    """Augmenter's defaults (the recipe's values) are the layer's: one place states them."""
+    from islr.augment.batched import SETTINGS
+
+    expected = {k: v for k, v in Augmenter().get_config().items() if k != "on_device"}
+    assert set(SETTINGS) == set(expected)
+    config = BatchAugmentation().get_config()
+    assert {k: config[k] for k in expected} == expected
+    with pytest.raises(ValueError, match="on_device"):  # decided already for the layer
+        BatchAugmentation(on_device=True)

@@ -23,8 +23,8 @@ exported network.
 
 from __future__ import annotations
 
+import inspect
 import math
-from collections.abc import Sequence
 from typing import Any
 
 import keras
@@ -54,86 +54,49 @@ def _randint(u: Any, n: Any) -> Any:
     return ops.clip(k, 0, ops.maximum(n - 1, 0))
 
 
+SETTINGS: tuple[str, ...] = tuple(
+    name for name in inspect.signature(Augmenter).parameters if name != "on_device"
+)
+"""The ``Augmenter`` settings the layer takes as keywords (``on_device``, which says where the
+augmentation runs, is decided already for this layer)."""
+
+
 @keras.saving.register_keras_serializable(package="islr")
 class BatchAugmentation(keras.layers.Layer):
     """Apply the reference recipe's augmentations to a padded batch ``[B, L, 118, 3]``.
 
-    Every argument of :class:`islr.augment.Augmenter` means the same here (and is validated the
-    same way); build one from the other with :meth:`from_augmenter`. Each sample draws its own
-    decisions and parameters, independently, with the probabilities given.
+    Every argument of :class:`islr.augment.Augmenter` (but ``on_device``) means the same here,
+    with the same default, and is validated the same way: the layer takes them as keywords and
+    hands them to an ``Augmenter``, the one place that states the recipe's values. Build one from
+    the other with :meth:`from_augmenter`. Each sample draws its own decisions and parameters,
+    independently, with the probabilities given.
 
     With ``training`` true: augments (or, with ``enabled=False``, keeps the first ``max_len``
     frames); otherwise returns the input unchanged.
 
     Args:
-        max_len: frames kept after the random crop (``None``: no crop).
-        enabled: False turns every augmentation off (the crop to ``max_len`` still applies).
-        resample_p, resample_scale, flip_p, affine_p, affine_scale, affine_shear,
-            affine_rotate_deg, affine_shift, temporal_mask_p, temporal_mask_size, cutout_p,
-            cutout_size, mask_value: as in :class:`islr.augment.Augmenter`.
         pad_value: the value of every coordinate of a padding frame, on input and output.
         seed: seed of the layer's ``SeedGenerator`` (``None``: drawn from Keras' global seed).
         dtype: dtype policy (``None``: float32, never a mixed policy: coordinates need it).
-        **kwargs: ``keras.layers.Layer`` arguments (``name``, ...).
+        **kwargs: the ``Augmenter`` settings (``max_len``, ``enabled``, ``resample_p``,
+            ``resample_scale``, ``flip_p``, ``affine_*``, ``temporal_mask_*``, ``cutout_*``,
+            ``mask_value``: :data:`SETTINGS`), and ``keras.layers.Layer`` arguments (``name``, ...).
     """
 
     def __init__(
         self,
-        max_len: int | None = landmarks.MAX_LEN,
-        enabled: bool = True,
-        resample_p: float = 0.8,
-        resample_scale: Sequence[float] = (0.5, 1.5),
-        flip_p: float = 0.5,
-        affine_p: float = 0.75,
-        affine_scale: Sequence[float] = (0.8, 1.2),
-        affine_shear: Sequence[float] = (-0.15, 0.15),
-        affine_rotate_deg: Sequence[float] = (-30.0, 30.0),
-        affine_shift: Sequence[float] = (-0.1, 0.1),
-        temporal_mask_p: float = 0.5,
-        temporal_mask_size: Sequence[float] = (0.2, 0.4),
-        cutout_p: float = 0.5,
-        cutout_size: Sequence[float] = (0.2, 0.4),
-        mask_value: float | None = None,
+        *,
         pad_value: float = landmarks.PAD_VALUE,
         seed: int | None = None,
         dtype: Any = None,
         **kwargs: Any,
     ) -> None:
+        settings = {name: kwargs.pop(name) for name in SETTINGS if name in kwargs}
         super().__init__(dtype="float32" if dtype is None else dtype, **kwargs)
-        # Augmenter validates every argument and normalises the ranges.
-        spec = Augmenter(
-            max_len=max_len,
-            enabled=enabled,
-            resample_p=resample_p,
-            resample_scale=resample_scale,
-            flip_p=flip_p,
-            affine_p=affine_p,
-            affine_scale=affine_scale,
-            affine_shear=affine_shear,
-            affine_rotate_deg=affine_rotate_deg,
-            affine_shift=affine_shift,
-            temporal_mask_p=temporal_mask_p,
-            temporal_mask_size=temporal_mask_size,
-            cutout_p=cutout_p,
-            cutout_size=cutout_size,
-            mask_value=mask_value,
-        )
-        self.spec = spec
-        self.max_len = spec.max_len
-        self.enabled = spec.enabled
-        self.resample_p = spec.resample_p
-        self.resample_scale = spec.resample_scale
-        self.flip_p = spec.flip_p
-        self.affine_p = spec.affine_p
-        self.affine_scale = spec.affine_scale
-        self.affine_shear = spec.affine_shear
-        self.affine_rotate_deg = spec.affine_rotate_deg
-        self.affine_shift = spec.affine_shift
-        self.temporal_mask_p = spec.temporal_mask_p
-        self.temporal_mask_size = spec.temporal_mask_size
-        self.cutout_p = spec.cutout_p
-        self.cutout_size = spec.cutout_size
-        self.mask_value = spec.mask_value
+        # Augmenter supplies the defaults, validates every setting and normalises the ranges.
+        self.spec = Augmenter(**settings)
+        for name in SETTINGS:
+            setattr(self, name, getattr(self.spec, name))
         self.pad_value = float(pad_value)
         if seed is not None and (isinstance(seed, bool) or int(seed) != seed):
             raise ValueError(f"seed: expected an integer or None, got {seed!r}")
