@@ -419,6 +419,13 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         awp_lambda = float(tr.awp["lambda"])
         augmentation = None
         if getattr(augmenter, "on_device", False):  # the pipeline then only gathers and pads
+            if device_setup.tf_strategy is not None and device_setup.num_devices > 1:
+                # Its one draw per batch is not split by replica (islr.model.replicas is).
+                raise ConfigError(
+                    "augment.on_device=true with trainer.distribution=data_parallel under "
+                    "TensorFlow: every replica would draw the same augmentations for its rows; "
+                    "set augment.on_device=false or train with KERAS_BACKEND=jax"
+                )
             from islr.augment.batched import BatchAugmentation
 
             augmentation = BatchAugmentation.from_augmenter(augmenter, seed=seed, name="augment")
@@ -451,15 +458,16 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         if state:
             optimizer.build(model.trainable_variables)
             model.load_weights(weights_path)
-            bad = nonfinite_variables([*model.weights, *optimizer.variables])
-            if bad:
-                raise NonFiniteWeightsError(
-                    f"resume: {weights_path} holds NaN/inf in {len(bad)} tensor(s) "
-                    f"({', '.join(bad[:3])}{', ...' if len(bad) > 3 else ''}); a diverged state "
-                    "cannot be continued: start a new run directory (with a lower learning rate)"
-                )
-            restore_rng_states(model, weights_path)
-            log.info("resumed from %s at epoch %d", weights_path, initial_epoch)
+    if state:  # outside the scope: TF reads distributed variables' values only there
+        bad = nonfinite_variables([*model.weights, *optimizer.variables])
+        if bad:
+            raise NonFiniteWeightsError(
+                f"resume: {weights_path} holds NaN/inf in {len(bad)} tensor(s) "
+                f"({', '.join(bad[:3])}{', ...' if len(bad) > 3 else ''}); a diverged state "
+                "cannot be continued: start a new run directory (with a lower learning rate)"
+            )
+        restore_rng_states(model, weights_path)
+        log.info("resumed from %s at epoch %d", weights_path, initial_epoch)
 
     loggers.start(run_info(cfg, run_dir, resumed=state is not None))
     checkpointer = CheckpointState(
