@@ -28,6 +28,7 @@ import numpy as np
 import tensorflow as tf
 from omegaconf import OmegaConf
 
+from islr.config import group_config
 from islr.export.inference import build_inference_model, network_max_len, run_keras
 from islr.export.layers import AddBatchAxis
 from islr.export.parity import parity_inputs
@@ -37,14 +38,13 @@ from islr.landmarks import N_LANDMARKS
 from islr.model import build_sign_model
 
 log = logging.getLogger("bench_inference")
-CONF = Path(__file__).resolve().parents[1] / "conf" / "model"
 KAGGLE_MB, KAGGLE_MS = 40.0, 100.0
 GOAL_MB, GOAL_MS = 4.0, 5.0
 
 
 def network(name: str, seed: int) -> keras.Model:
     """A ``conf/model/<name>.yaml`` network with random weights and 250 classes."""
-    cfg = OmegaConf.to_container(OmegaConf.load(CONF / f"{name}.yaml"))
+    cfg = OmegaConf.to_container(group_config("model", name))
     cfg.pop("_target_", None)
     cfg["num_classes"] = 250
     keras.utils.set_random_seed(seed)

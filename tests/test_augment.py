@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from hydra.utils import instantiate
-from omegaconf import OmegaConf
 
 from islr import landmarks
 from islr.augment import (
@@ -20,8 +17,8 @@ from islr.augment import (
     temporal_mask,
     temporal_resample,
 )
+from islr.config import group_config
 
-CONF_DIR = Path(__file__).resolve().parents[1] / "conf" / "augment"
 N = landmarks.N_POINTS
 LH = landmarks.GROUP_SLICES["lhand"]
 RH = landmarks.GROUP_SLICES["rhand"]
@@ -303,9 +300,7 @@ def test_augmenter_config_roundtrip_and_validation() -> None:
 
 
 def compose(name: str, max_len: int = 32) -> Augmenter:
-    root = OmegaConf.create({"data": {"max_len": max_len}})
-    root.augment = OmegaConf.load(CONF_DIR / f"{name}.yaml")
-    return instantiate(root.augment)
+    return instantiate(group_config("augment", name, [f"data.max_len={max_len}"]))
 
 
 def test_yaml_presets_instantiate() -> None:

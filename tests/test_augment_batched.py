@@ -11,8 +11,6 @@ continuous outcomes below 0.07: about 4 standard errors at 3,000 samples per sid
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import h5py
 import keras
 import numpy as np
@@ -22,13 +20,13 @@ from omegaconf import OmegaConf
 from islr import landmarks
 from islr.augment import Augmenter, horizontal_flip, random_affine, temporal_resample
 from islr.augment.batched import BatchAugmentation
+from islr.config import group_config
 from islr.landmarks import N_POINTS, PAD_VALUE
 from islr.train.callbacks import restore_rng_states, save_rng_states
 from layer_test_case import run_layer_test
 
 pytestmark = pytest.mark.backend
 
-CONF_DIR = Path(__file__).resolve().parents[1] / "conf" / "augment"
 LH = landmarks.GROUP_SLICES["lhand"]
 OFF = dict(resample_p=0.0, flip_p=0.0, affine_p=0.0, temporal_mask_p=0.0, cutout_p=0.0)
 
@@ -223,7 +221,9 @@ def test_recipe_keeps_padding_and_max_len() -> None:
 
 # --- config, serialisation ----------------------------------------------------------------
 def test_config_round_trip_and_same_settings_as_the_augmenter() -> None:
-    cfg = OmegaConf.to_container(OmegaConf.load(CONF_DIR / "default.yaml"))
+    cfg = OmegaConf.to_container(
+        group_config("augment", "default", ["data.max_len=64"]), resolve=True
+    )
     cfg = {k: v for k, v in cfg.items() if k not in ("_target_", "on_device")}
     cfg["max_len"] = 64
     augmenter = Augmenter(**cfg)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import keras
 import numpy as np
 import pytest
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
+from islr.config import group_config
 from islr.landmarks import N_FEATURES, N_POINTS, PAD_VALUE
 from islr.model import Conv1DBlock, LateDropout, build_classifier, build_sign_model
 
@@ -17,7 +16,6 @@ from islr.model import Conv1DBlock, LateDropout, build_classifier, build_sign_mo
 # per shape, so inference goes through the jitted `predict_on_batch` there (see `_infer`).
 backend = pytest.mark.backend
 
-CONF = Path(__file__).resolve().parents[1] / "conf" / "model"
 REFERENCE_WEIGHTS = 1_836_568  # recipe §3, BN statistics included
 TINY = {
     "num_classes": 11,
@@ -43,7 +41,7 @@ def _np(x) -> np.ndarray:
 
 
 def _yaml(name: str) -> dict:
-    return OmegaConf.to_container(OmegaConf.load(CONF / f"{name}.yaml"))
+    return OmegaConf.to_container(group_config("model", name))
 
 
 def _infer(model: keras.Model, x: np.ndarray) -> np.ndarray:
@@ -98,7 +96,7 @@ def test_yaml_configs_instantiate_with_what_the_trainer_passes():
     for name in ("tiny", "small", "reference"):  # the trainer's, never the config's
         assert not {"max_len", "num_classes", "late_dropout_start_step"} & _yaml(name).keys()
     model = instantiate(
-        OmegaConf.load(CONF / "tiny.yaml"), num_classes=7, max_len=64, late_dropout_start_step=123
+        group_config("model", "tiny"), num_classes=7, max_len=64, late_dropout_start_step=123
     )
     assert model.input_shape == (None, None, N_POINTS, 3)
     assert model.output_shape == (None, 7)

@@ -41,10 +41,20 @@ def test_tiny_training_writes_the_run_directory(tiny_root, tiny_cache, tmp_path)
     from islr.train import evaluate_checkpoint, train
 
     run_dir = tmp_path / "run"
+    # a user's own callback, built from its _target_ like every configured one
+    user_csv = tmp_path / "user_callback.csv"
+    user_callback = f"{{_target_:keras.callbacks.CSVLogger,filename:'{user_csv}'}}"
     cfg = compose_train(
-        [*FAST, *_data(tiny_root, tiny_cache), "trainer.epochs=2", f"paths.output_dir={run_dir}"]
+        [
+            *FAST,
+            *_data(tiny_root, tiny_cache),
+            "trainer.epochs=2",
+            f"paths.output_dir={run_dir}",
+            f"+callbacks.extra.user_csv={user_callback}",
+        ]
     )
     result = train(cfg)
+    assert len(user_csv.read_text().strip().splitlines()) == 1 + 2  # header + 2 epochs
 
     for name in (
         "sign_to_prediction_index_map.json",
@@ -95,6 +105,29 @@ def _compose_eval(overrides: list[str]):
 
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         return compose("eval", overrides=overrides)
+
+
+def test_configured_callbacks_are_built_from_their_targets(tmp_path):
+    import keras
+
+    from islr.train import ConfigError
+    from islr.train.callbacks import CheckpointState, EarlyStopOnPlateau
+    from islr.train.run import build_callbacks
+
+    network = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    kwargs = {"validate": True, "settings": {}, "state": None}
+    cfg = compose_train(["callbacks.early_stopping.patience=4", "monitor=val_top5"])
+    checkpointer, others = build_callbacks(cfg, tmp_path, network, **kwargs)
+    assert isinstance(checkpointer, CheckpointState) and checkpointer.monitor == "val_top5"
+    assert len(others) == 1 and isinstance(others[0], EarlyStopOnPlateau)
+    assert others[0].patience == 4 and others[0].monitor == "val_top5"
+    not_a_callback = "+callbacks.extra.oops={_target_:collections.OrderedDict}"
+    with pytest.raises(ConfigError, match=r"callbacks\.extra\.oops: built a OrderedDict"):
+        build_callbacks(compose_train([not_a_callback]), tmp_path, network, **kwargs)
+    # the trainer reads the checkpointer's history afterwards: another callback cannot stand in
+    wrong_checkpoint = "callbacks.checkpoint._target_=keras.callbacks.LambdaCallback"
+    with pytest.raises(ConfigError, match=r"callbacks\.checkpoint: .* not a .*CheckpointState"):
+        build_callbacks(compose_train([wrong_checkpoint]), tmp_path, network, **kwargs)
 
 
 def test_config_errors_are_reported_before_training(tiny_root, tiny_cache, tmp_path):

@@ -1,6 +1,8 @@
 """islr: isolated sign-language recognition from MediaPipe landmarks.
 
 Importing islr (or any training module) never imports TensorFlow; only ``islr.export`` does.
+Importing it registers the typed schemas of its Hydra configs (:mod:`islr.config`), which the
+YAML files in ``islr.conf`` extend, so every way of composing them finds the schemas.
 """
 
 import os as _os
@@ -9,3 +11,7 @@ import os as _os
 _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 __version__ = "0.1.0"
+
+from islr.config import register_configs as _register_configs  # noqa: E402
+
+_register_configs()

@@ -264,18 +264,24 @@ class EpochLogger(keras.callbacks.Callback):
 
 
 class EarlyStopOnPlateau(keras.callbacks.Callback):
-    """Stops training after ``patience`` validated epochs without a new best ``monitor``."""
+    """Stops training after ``patience`` validated epochs without a new best ``monitor``.
 
-    def __init__(self, monitor: str, patience: int) -> None:
+    ``patience=None`` never stops (``callbacks.early_stopping.patience: null``, the default);
+    nor does a run without validation, whose epochs produce no ``monitor``.
+    """
+
+    def __init__(self, monitor: str, patience: int | None) -> None:
         super().__init__()
+        if patience is not None and int(patience) < 1:
+            raise ValueError(f"patience must be >= 1 or None, got {patience}")
         self.monitor = monitor
-        self.patience = int(patience)
+        self.patience = None if patience is None else int(patience)
         self.best = -math.inf
         self.wait = 0
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         value = (logs or {}).get(self.monitor)
-        if value is None:
+        if value is None or self.patience is None:
             return
         if float(value) > self.best:
             self.best, self.wait = float(value), 0

@@ -27,7 +27,6 @@ from islr.run_layout import RunLayout
 from islr.train.callbacks import (
     CheckpointState,
     DivergenceGuard,
-    EarlyStopOnPlateau,
     EpochLogger,
     nonfinite_variables,
     read_training_state,
@@ -309,6 +308,44 @@ def build_training_model(
     return keras.Model(inputs, network(inputs), name="trainer")
 
 
+def build_callbacks(
+    cfg: DictConfig,
+    run_dir: Path,
+    network: keras.Model,
+    *,
+    validate: bool,
+    settings: dict[str, Any],
+    state: dict[str, Any] | None,
+) -> tuple[CheckpointState, list[keras.callbacks.Callback]]:
+    """The callbacks ``cfg.callbacks`` describes, each built from its ``_target_``.
+
+    Returns the checkpointer (``callbacks.checkpoint``, completed with this run's directory,
+    network and resume state: the trainer reads its history and best checkpoint afterwards)
+    and the others: ``callbacks.early_stopping`` and a user's own under ``callbacks.extra``.
+
+    Raises:
+        ConfigError: a node builds something that is not a Keras callback (or a checkpoint
+            callback that is not a :class:`CheckpointState`).
+    """
+    from hydra.utils import instantiate
+
+    node = cfg.callbacks
+    checkpointer = instantiate(node.checkpoint)(
+        run_dir, network, validate=validate, seed=int(cfg.seed), settings=settings, state=state
+    )
+    if not isinstance(checkpointer, CheckpointState):
+        raise ConfigError(
+            f"callbacks.checkpoint: {node.checkpoint._target_} built a "
+            f"{type(checkpointer).__name__}, not a islr.train.callbacks.CheckpointState (subclass)"
+        )
+    built = {"callbacks.early_stopping": instantiate(node.early_stopping)}
+    built.update({f"callbacks.extra.{name}": instantiate(c) for name, c in node.extra.items()})
+    for key, callback in built.items():
+        if not isinstance(callback, keras.callbacks.Callback):
+            raise ConfigError(f"{key}: built a {type(callback).__name__}, not a Keras callback")
+    return checkpointer, list(built.values())
+
+
 def _progress_verbose(setting: Any) -> int:
     if setting is None:
         return 1 if sys.stderr.isatty() else 0
@@ -470,16 +507,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         log.info("resumed from %s at epoch %d", weights_path, initial_epoch)
 
     loggers.start(run_info(cfg, run_dir, resumed=state is not None))
-    checkpointer = CheckpointState(
-        run_dir,
-        network,
-        monitor=str(cfg.monitor),
-        validate=validate,
-        seed=seed,
-        settings=settings,
-        save_best=bool(cfg.callbacks.checkpoint.save_best),
-        save_last=bool(cfg.callbacks.checkpoint.save_last),
-        state=state,
+    checkpointer, configured_callbacks = build_callbacks(
+        cfg, run_dir, network, validate=validate, settings=settings, state=state
     )
     callbacks: list[keras.callbacks.Callback] = [
         train_ds.epoch_callback(),
@@ -487,14 +516,12 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         checkpointer,
         EpochLogger(epochs),
         loggers.callback(),  # after the checkpointer: what it reports is saved
+        *configured_callbacks,
     ]
     if awp_lambda > 0:
         from islr.train.awp import AWPSchedule
 
         callbacks.insert(0, AWPSchedule(int(tr.awp.start_epoch)))
-    patience = cfg.callbacks.early_stopping.patience
-    if patience and validate:
-        callbacks.append(EarlyStopOnPlateau(str(cfg.monitor), int(patience)))
 
     if keras.backend.backend() == "tensorflow":
         train_ds.tf_spec_probe = True
@@ -542,7 +569,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             "train_seconds_total": checkpointer.seconds,
         },
     }
-    if validate and cfg.callbacks.checkpoint.save_best and checkpointer.best_path.exists():
+    if validate and checkpointer.save_best and checkpointer.best_path.exists():
         best = keras.saving.load_model(checkpointer.best_path, compile=False)
         full_val = make_dataset(cfg, split, training=False)
         evaluation = evaluate_network(best, full_val)
