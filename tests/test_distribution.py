@@ -128,6 +128,7 @@ def test_tf_mirrored_two_devices_match_one_device(tmp_path) -> None:
         overrides=(
             "data.bucketing=true",
             "data.buckets=[16,32]",
+            "data.eval_batch_size=12",  # 40 samples: the last batch is 8 weight-0 fillers
             "trainer.epochs=1",
             "trainer.awp.start_epoch=0",
             "trainer.late_dropout_start_epoch=0",
@@ -137,7 +138,7 @@ def test_tf_mirrored_two_devices_match_one_device(tmp_path) -> None:
     one, two = out["one"], out["two"]
     assert one["devices"]["num_devices"] == 1 and two["devices"]["num_devices"] == 2
     assert two["devices"]["strategy"] == "data_parallel"
-    # Measured: losses within 3e-7, weights within 1.4e-6 (float32 sums in another order).
+    # Measured: losses within 3e-7, weights within 6e-6 (float32 sums in another order).
     np.testing.assert_allclose(two["loss"], one["loss"], rtol=TOLERANCE, atol=TOLERANCE)
     assert two["val_loss"] == pytest.approx(one["val_loss"], rel=TOLERANCE, abs=TOLERANCE)
     assert len(one["weights"]) == len(two["weights"])
