@@ -77,7 +77,8 @@ def train_and_export(cfg: DictConfig) -> dict[str, Any]:
     result = train(cfg)
     run_dir = Path(result["run_dir"])
     export_dir = None
-    if cfg.export.get("enabled", False):
+    # Multi-host: process 0 alone exports (it alone wrote the run directory).
+    if cfg.export.get("enabled", False) and result.get("devices", {}).get("process_id", 0) == 0:
         try:
             export_dir = export_after_training(run_dir, cfg)
         except (ValueError, RuntimeError, FileExistsError) as err:

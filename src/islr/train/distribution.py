@@ -86,9 +86,18 @@ def setup_distribution(setting: str | None, batch_sizes: tuple[int, ...]) -> Dev
         )
     if backend == "tensorflow":
         return _mirrored(devices, platform)
-    keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
-    log.info("data parallel over %d %s device(s)", n, platform)
-    return DeviceSetup("data_parallel", n, platform=platform)
+    import jax  # the JAX path only
+
+    # Every process's devices together, in process order: process k's share of a global batch
+    # (rows [k*B/P, (k+1)*B/P), see islr.train.pipeline) lands on its own devices.
+    ordered = sorted(jax.devices(), key=lambda d: (d.process_index, d.id))
+    names = [f"{d.platform}:{d.id}" for d in ordered]
+    # auto_shard_dataset=False: each process's SequenceBatches already serves its own shard.
+    dp = keras.distribution.DataParallel(devices=names, auto_shard_dataset=False)
+    keras.distribution.set_distribution(dp)
+    hosts = jax.process_count()
+    log.info("data parallel over %d %s device(s) on %d host(s)", n, platform, hosts)
+    return DeviceSetup("data_parallel", n, num_hosts=hosts, platform=platform)
 
 
 def _mirrored(devices: list[str], platform: str) -> DeviceSetup:

@@ -31,6 +31,15 @@ padded; the model's training wrapper augments them with
 resample_scale[0]`` with resampling: what a slowed-down crop of ``max_len`` frames can span),
 and the bucket boundaries extend to that window.
 
+Several hosts (multi-host JAX, ``num_shards > 1``): every process plans the same global batches
+(same seed) and serves only its rows ``[shard_index * B/P, (shard_index + 1) * B/P)`` of each
+(``B = batch_size``, ``P = num_shards``); Keras' JAX trainer assembles the processes' rows into
+one global batch. A bucketed batch is padded to the length its whole global batch needs, so
+every host serves the same shape. Exception: with (enabled) augmentation on the host, the
+augmented lengths of the other hosts' rows are unknown, so training batches are padded to
+``max_len`` (keep bucketing with ``augment.on_device=true``). Evaluation filler rows are added
+to the global batch before it is cut into shards: every sample is still evaluated exactly once.
+
 Gather fast path: when the source exposes the cache's flat ``points`` / ``offsets`` arrays and no
 augmenter runs on the host, each batch is one vectorised gather from a table of every sample's
 kept frames (built once, on first use), instead of per-sample work: the same batches, a
@@ -168,6 +177,8 @@ class SequenceBatches(keras.utils.PyDataset):
         initial_epoch: the epoch the first pass belongs to (resume).
         max_batches: serve at most this many batches per pass (debug runs); None = all.
         workers, use_multiprocessing, max_queue_size: see ``keras.utils.PyDataset``.
+        num_shards, shard_index: serve only this process's share of every global batch
+            (multi-host; see the module docstring). ``batch_size`` stays the global batch.
     """
 
     def __init__(
@@ -188,6 +199,8 @@ class SequenceBatches(keras.utils.PyDataset):
         workers: int = 1,
         use_multiprocessing: bool = False,
         max_queue_size: int = 10,
+        num_shards: int = 1,
+        shard_index: int = 0,
     ) -> None:
         super().__init__(
             workers=workers, use_multiprocessing=use_multiprocessing, max_queue_size=max_queue_size
@@ -234,6 +247,13 @@ class SequenceBatches(keras.utils.PyDataset):
                 len(self.indices),
                 batch_size,
                 self.batch_size,
+            )
+        self.num_shards, self.shard_index = int(num_shards), int(shard_index)
+        if not 0 <= self.shard_index < self.num_shards:
+            raise ValueError(f"shard_index={shard_index} not in 0..{num_shards - 1}")
+        if self.batch_size % self.num_shards:
+            raise ValueError(
+                f"batch size {self.batch_size} does not split into {self.num_shards} shards"
             )
         self.labels = np.asarray(source.labels)[self.indices].astype(np.int32)
         self._plan_epoch: int | None = None
@@ -409,7 +429,21 @@ class SequenceBatches(keras.utils.PyDataset):
         if idx < 0 or idx >= self.num_batches:
             raise IndexError(f"batch {idx} out of range (0..{self.num_batches - 1})")
         positions = plan[idx]
+        real = len(positions)
+        if not self.training and real < self.batch_size:
+            # filler rows (weight 0): copies of the last real sample, in the global batch
+            positions = np.concatenate(
+                [positions, np.repeat(positions[-1:], self.batch_size - real)]
+            )
         length: int | None = None
+        if self.num_shards > 1:  # one padded length for the whole global batch, on every host
+            host_augments = (
+                self.training
+                and self.augmenter is not None
+                and getattr(self.augmenter, "enabled", True)  # disabled: lengths unchanged
+            )
+            longest = int(self.lengths[positions].max())
+            length = int(self.boundaries[-1]) if host_augments else self._pad_length_of(longest)
         if (
             self.tf_spec_probe
             and self.num_batches > 1
@@ -419,6 +453,12 @@ class SequenceBatches(keras.utils.PyDataset):
             # on the main thread before training; give them different lengths so the time
             # axis stays dynamic (these probe batches are never trained on).
             length = int(self.boundaries[0] if idx == 0 else self.boundaries[-1])
+        w = np.ones(self.batch_size, dtype=np.float32)
+        w[real:] = 0.0
+        if self.num_shards > 1:
+            rows = self.batch_size // self.num_shards
+            mine = slice(self.shard_index * rows, (self.shard_index + 1) * rows)
+            positions, w = positions[mine], w[mine]
         if self.gathers_in_batch:
             x = self._gather(np.asarray(positions, dtype=np.int64), length)
         else:
@@ -427,12 +467,6 @@ class SequenceBatches(keras.utils.PyDataset):
         y = self.labels[positions]
         if self.training:
             return x, y
-        w = np.ones(self.batch_size, dtype=np.float32)
-        short = self.batch_size - len(positions)
-        if short:  # top the last batch up with weight-0 copies of a real sample
-            x = np.concatenate([x, np.repeat(x[-1:], short, axis=0)])
-            y = np.concatenate([y, np.repeat(y[-1:], short)])
-            w[len(positions) :] = 0.0
         return x, y, w
 
     def iter_numpy(self) -> Any:

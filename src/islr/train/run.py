@@ -12,7 +12,9 @@ import json
 import logging
 import os
 import random
+import shutil
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,8 +37,9 @@ from islr.train.callbacks import (
 )
 from islr.train.devices import claim_gpu_for_job
 from islr.train.distribution import setup_distribution, teardown_distribution
-from islr.train.loggers import build_loggers, run_info
+from islr.train.loggers import RunLoggers, build_loggers, run_info
 from islr.train.metrics import evaluate_network
+from islr.train.multihost import HostGroup, setup_hosts
 from islr.train.pipeline import SequenceBatches, count_valid_frames
 
 log = logging.getLogger(__name__)
@@ -252,9 +255,12 @@ def make_dataset(
     initial_epoch: int = 0,
     max_batches: int | None = None,
     bucketing: bool | None = None,
+    hosts: HostGroup | None = None,
 ) -> SequenceBatches:
-    """A :class:`SequenceBatches` for the train (``training``) or validation split."""
+    """A :class:`SequenceBatches` for the train (``training``) or validation split (``hosts``:
+    serve only this process's share of every global batch)."""
     d = cfg.data
+    hosts = hosts or HostGroup()
     indices = split.train_indices if training else split.val_indices
     return SequenceBatches(
         split.cache,
@@ -272,6 +278,8 @@ def make_dataset(
         use_multiprocessing=bool(d.use_multiprocessing),
         max_queue_size=int(d.max_queue_size),
         max_batches=max_batches,
+        num_shards=hosts.num_processes,
+        shard_index=hosts.process_id,
     )
 
 
@@ -383,6 +391,10 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     loggers = build_loggers(cfg)  # a missing tracking library fails here, before any work
     # Before the backend touches a device: parallel sweep jobs each take their own GPU.
     gpu = claim_gpu_for_job(_multirun_job_num(), bool(cfg.trainer.get("gpu_per_job", True)))
+    # Also before: join the multi-host JAX group (trainer.multihost, or a SLURM job step).
+    hosts = setup_hosts(cfg.trainer)
+    if not hosts.writes_files:  # process 0 writes the run directory and reports the run
+        loggers = RunLoggers({})
     run_dir = Path(str(cfg.paths.output_dir))
     run_dir.mkdir(parents=True, exist_ok=True)
     layout = RunLayout(run_dir)
@@ -392,7 +404,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     reset_keras(seed, "float32", bool(tr.deterministic))
 
     split = load_split(cfg)
-    write_json_atomic(layout.sign_map, split.sign_map)
+    if hosts.writes_files:
+        write_json_atomic(layout.sign_map, split.sign_map)
     validate = split.val_indices is not None
     log.info(
         "data: %d train / %s val sequences, %d classes, fold %s, run dir %s",
@@ -436,9 +449,10 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         augmenter=augmenter,
         initial_epoch=initial_epoch,
         max_batches=tr.limit_train_batches,
+        hosts=hosts,
     )
     val_ds = (
-        make_dataset(cfg, split, training=False, max_batches=tr.limit_val_batches)
+        make_dataset(cfg, split, training=False, max_batches=tr.limit_val_batches, hosts=hosts)
         if validate
         else None
     )
@@ -507,8 +521,14 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         log.info("resumed from %s at epoch %d", weights_path, initial_epoch)
 
     loggers.start(run_info(cfg, run_dir, resumed=state is not None))
+    # Multi-host: saving arrays spread over the processes takes part in collectives, so every
+    # process saves each epoch: process 0 into the run directory, the others into a scratch
+    # directory they delete at the end.
+    ckpt_root = run_dir
+    if not hosts.writes_files:
+        ckpt_root = Path(tempfile.mkdtemp(prefix=f"islr-process{hosts.process_id}-"))
     checkpointer, configured_callbacks = build_callbacks(
-        cfg, run_dir, network, validate=validate, settings=settings, state=state
+        cfg, ckpt_root, network, validate=validate, settings=settings, state=state
     )
     callbacks: list[keras.callbacks.Callback] = [
         train_ds.epoch_callback(),
@@ -542,7 +562,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             )
         except DivergenceError as err:
             keras.config.set_dtype_policy("float32")
-            error = _record_divergence(err, run_dir, split.fold, checkpointer)
+            error = _record_divergence(err, run_dir, split.fold, checkpointer, hosts.writes_files)
             loggers.finish({"run_dir": str(run_dir)}, status="FAILED")
             raise error from None
         except BaseException:
@@ -563,12 +583,21 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             "num_hosts": device_setup.num_hosts,
             "platform": device_setup.platform,
             "gpu_of_sweep_job": gpu,
+            "process_id": hosts.process_id,
         },
         "timing": {
             "fit_seconds_this_session": fit_seconds,
             "train_seconds_total": checkpointer.seconds,
         },
     }
+    if hosts.is_multihost:
+        # Process 0 alone evaluates best.keras, whole, on its own device (an array over every
+        # host's devices would need the others); the others are done.
+        teardown_distribution()
+        if not hosts.writes_files:
+            shutil.rmtree(ckpt_root, ignore_errors=True)
+            keras.config.set_dtype_policy("float32")
+            return result
     if validate and checkpointer.save_best and checkpointer.best_path.exists():
         best = keras.saving.load_model(checkpointer.best_path, compile=False)
         full_val = make_dataset(cfg, split, training=False)
@@ -616,10 +645,15 @@ def divergence_hints(cfg: DictConfig) -> str:
 
 
 def _record_divergence(
-    err: DivergenceError, run_dir: Path, fold: int | None, checkpointer: CheckpointState
+    err: DivergenceError,
+    run_dir: Path,
+    fold: int | None,
+    checkpointer: CheckpointState,
+    write: bool = True,
 ) -> DivergenceError:
-    """Write ``metrics.json`` with ``status: diverged`` (no val metrics to rank) and return the
-    error with what is left of the run appended."""
+    """Write ``metrics.json`` with ``status: diverged`` (no val metrics to rank; not when
+    ``write`` is false: multi-host processes other than 0) and return the error with what is
+    left of the run appended."""
     if checkpointer.save_best and checkpointer.best_path.exists():
         left = (
             f"{checkpointer.best_path} is the last finite network "
@@ -629,6 +663,8 @@ def _record_divergence(
         left = "no checkpoint exists (it diverged within the first epoch); nothing was exported"
     message = f"{err} -- {left}"
     log.error("%s", message)
+    if not write:
+        return DivergenceError(message, epoch=err.epoch, step=err.step)
     write_json_atomic(
         RunLayout(run_dir).metrics_json,
         {
