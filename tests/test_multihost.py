@@ -257,3 +257,18 @@ def test_two_processes_train_like_one_process_with_two_devices(
     print("max |weight difference|:", max(diffs.values()))
     for name in wa:
         np.testing.assert_allclose(wb[name], wa[name], rtol=1e-3, atol=TOLERANCE, err_msg=name)
+
+
+def test_each_process_resumes_the_same_run() -> None:
+    """The process group is not a setting of the run: every process (its own process_id) and a
+    requeued job (another coordinator) resume the checkpoint process 0 wrote."""
+    from fast_training import compose_train
+    from islr.train.run import run_settings, settings_changes
+
+    group = ["trainer.distribution=data_parallel", "trainer.multihost.num_processes=2"]
+    first = compose_train([*group, "trainer.multihost.process_id=0"])
+    other = compose_train(
+        [*group, "trainer.multihost.process_id=1", "trainer.multihost.coordinator_address=h:1"]
+    )
+    assert settings_changes(run_settings(first), run_settings(other)) == []
+    assert not any(key.startswith("trainer.multihost") for key in run_settings(first))

@@ -57,6 +57,7 @@ RESUME_MAY_CHANGE = (
     "trainer.progress_bar",
     "trainer.gpu_per_job",
     "trainer.distribution",
+    "trainer.multihost",  # the process group (each process has its own process_id)
     "data.cache_dir",
     "data.workers",
     "data.use_multiprocessing",
