@@ -12,6 +12,6 @@ _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 __version__ = "0.1.0"
 
-from islr.config import register_configs as _register_configs  # noqa: E402
+from islr.config import register_configs as _register_configs
 
 _register_configs()
