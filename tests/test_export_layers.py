@@ -94,5 +94,5 @@ def test_every_islr_layer_class_goes_through_run_layer_test() -> None:
     tested = {
         case[0] for cases in (CONTRACT, _contract_cases(), _cases()) for case in cases.values()
     }
-    assert len(public) == 14
+    assert len(public) == 15
     assert public <= tested, sorted(c.__name__ for c in public - tested)

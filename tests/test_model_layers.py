@@ -13,6 +13,7 @@ import pytest
 from islr.landmarks import PAD_VALUE
 from islr.model import (
     ECA,
+    BatchNormalization,
     CausalDepthwiseConv1D,
     Conv1DBlock,
     DropPath,
@@ -82,6 +83,12 @@ CONTRACT = {
         {"kernel_size": 5, "dilation_rate": 2, "use_bias": True},
         (B, T, C),
         {**_SEQ, "expected_num_trainable_weights": 2},
+    ),
+    "batch_norm": (  # islr's: statistics over every replica's rows (tf.distribute)
+        BatchNormalization,
+        {"momentum": 0.9},
+        (B, T, C),
+        {**_SEQ, "expected_num_trainable_weights": 2, "expected_num_non_trainable_weights": 2},
     ),
     "drop_path": (
         DropPath,
