@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from fast_training import CONF_DIR, FAST, compose_train
@@ -296,7 +297,11 @@ def test_training_with_every_logger(tiny_root, tiny_cache, tmp_path):
 
 
 @pytest.mark.slow
-def test_multirun_jobs_are_mlflow_runs_grouped_by_sweep(tiny_root, tiny_cache, tmp_path):
+def test_a_fold_sweep_gives_a_cv_summary_and_one_tracked_run_per_job(
+    tiny_root, tiny_cache, tmp_path
+):
+    """``islr-train --multirun data.fold=0,1`` with every tracker: cv_summary.json over the
+    folds, one MLflow run per job grouped by the sweep, one TensorBoard run per job."""
     sweep = tmp_path / "sweep"
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     env.pop("MLFLOW_TRACKING_URI", None)
@@ -309,32 +314,44 @@ def test_multirun_jobs_are_mlflow_runs_grouped_by_sweep(tiny_root, tiny_cache, t
             f"data.cache_dir={tiny_cache.cache_dir}",
             "trainer.epochs=1",
             "trainer.limit_train_batches=2",
-            "seed=1,2",
+            "data.fold=0,1",
             "logger=[csv,mlflow,tensorboard]",
             f"paths.log_dir={tmp_path / 'logs'}",
             f"hydra.sweep.dir={sweep}",
         ],
-        cwd=tmp_path,
+        cwd=tmp_path,  # independent of the working directory
         env=env,
         capture_output=True,
         text=True,
         timeout=600,
     )
     assert done.returncode == 0, done.stderr[-3000:]
+    # the sweep summary: mean and std of the folds' validation top-1
+    summary = json.loads((sweep / "cv_summary.json").read_text())
+    assert summary["num_jobs"] == 2 and sorted(j["fold"] for j in summary["jobs"]) == [0, 1]
+    values = [j["val_top1"] for j in summary["jobs"]]
+    assert summary["mean"] == pytest.approx(np.mean(values))
+    assert summary["std"] == pytest.approx(np.std(values))
+    assert "cv summary" in done.stdout
+    for job in ("0", "1"):
+        assert (sweep / job / "checkpoints" / "best.keras").is_file()
+        assert (sweep / job / ".hydra" / "config.yaml").is_file()
+        assert (sweep / job / "train.log").stat().st_size > 0
+    # MLflow: one run per job, tagged with the sweep
     client = _client(tmp_path / "logs" / "mlflow.db")
     experiment = client.get_experiment_by_name("train")
     runs = client.search_runs([experiment.experiment_id], f"tags.`islr.sweep` = '{sweep}'")
     assert sorted(r.data.tags["islr.job"] for r in runs) == ["0", "1"]
-    assert sorted(r.data.params["seed"] for r in runs) == ["1", "2"]
-    assert sorted(r.info.run_name for r in runs) == ["0: seed=1", "1: seed=2"]
+    assert sorted(r.data.params["data.fold"] for r in runs) == ["0", "1"]
+    assert sorted(r.info.run_name for r in runs) == ["0: data.fold=0", "1: data.fold=1"]
     assert all(r.info.status == "FINISHED" and "val_top1" in r.data.metrics for r in runs)
-    # TensorBoard: one run per job under the sweep directory, seed as an HParam
-    for job, seed in (("0", 1), ("1", 2)):
+    # TensorBoard: one run per job under the sweep directory, the fold as an HParam
+    from tensorboard.plugins.hparams import metadata
+
+    for job, fold in (("0", 0), ("1", 1)):
         acc = _events(sweep / job / "tensorboard")
         assert [e.step for e in acc.Scalars("val_top1")] == [1]
-        from tensorboard.plugins.hparams import metadata
-
         start = metadata.parse_session_start_info_plugin_data(
             acc.SummaryMetadata(metadata.SESSION_START_INFO_TAG).plugin_data.content
         )
-        assert start.hparams["seed"].number_value == seed
+        assert start.hparams["data.fold"].number_value == fold

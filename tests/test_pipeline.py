@@ -2,19 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import signal
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from fast_training import h5_arrays
 from islr.augment import Augmenter
 from islr.landmarks import N_POINTS, PAD_VALUE
 from islr.train.pipeline import (
@@ -250,77 +242,3 @@ def test_on_device_augmenter_is_not_applied_and_long_sequences_keep_the_window()
         assert (row[n:] == PAD_VALUE).all()
     ev = SequenceBatches(src, range(4), batch_size=4, max_len=32, augmenter=aug)
     assert ev.max_len == 32 and ev[0][0].shape[1] == 32
-
-
-# --- augment.on_device=true through the training run ------------------------------------------
-CONF = Path(__file__).resolve().parents[1] / "conf"
-ON_DEVICE = [
-    "model=tiny",
-    "model.dim=32",
-    "model.num_heads=2",
-    "augment=default",
-    "augment.on_device=true",
-    "data.max_len=32",
-    "data.batch_size=16",
-    "data.preprocess_workers=1",
-    "trainer.late_dropout_start_epoch=1",
-    "trainer.awp.lambda=0.2",
-    "trainer.awp.start_epoch=1",
-    "export.enabled=false",
-    "callbacks.reports.enabled=false",
-    "seed=5",
-]
-
-
-@pytest.mark.slow
-def test_training_with_on_device_augmentation_resumes_exactly(tiny_root, tiny_cache, tmp_path):
-    """3 epochs straight vs. killed (SIGKILL) after an epoch and resumed: the same weights and
-    augmentation RNG state (AWP on from epoch 2); the saved network holds no augmentation."""
-    import keras
-
-    from islr.augment.batched import BatchAugmentation
-
-    epochs = 3
-    args = [
-        *ON_DEVICE,
-        f"data.root={tiny_root}",
-        f"data.cache_dir={tiny_cache.cache_dir}",
-        f"trainer.epochs={epochs}",
-    ]
-    cmd = [sys.executable, "-m", "islr.cli.train", *args]
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    straight = tmp_path / "straight"
-    done = subprocess.run([*cmd, f"hydra.run.dir={straight}"], env=env, capture_output=True)
-    assert done.returncode == 0, done.stderr[-3000:]
-
-    killed = tmp_path / "killed"
-    state_file = killed / "checkpoints" / "state.json"
-    proc = subprocess.Popen(
-        [*cmd, f"hydra.run.dir={killed}"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 240
-        while not state_file.exists() and proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.02)
-        os.kill(proc.pid, signal.SIGKILL)
-    finally:
-        proc.wait(timeout=60)
-    assert proc.returncode == -signal.SIGKILL
-    assert 1 <= json.loads(state_file.read_text())["epoch"] < epochs
-    resumed = subprocess.run(
-        [*cmd, f"hydra.run.dir={killed}", "resume=true"], env=env, capture_output=True, text=True
-    )
-    assert resumed.returncode == 0, resumed.stderr[-3000:]
-    assert "resumed from" in resumed.stderr + resumed.stdout
-
-    a = h5_arrays(straight / "checkpoints" / "last.weights.h5")
-    b = h5_arrays(killed / "checkpoints" / "last.weights.h5")
-    assert a.keys() == b.keys() and len(a) > 10
-    assert any(name.startswith("islr_rng") for name in a)  # the augmentation's seed state too
-    for name in a:
-        np.testing.assert_allclose(b[name], a[name], atol=1e-6, rtol=0, err_msg=name)
-    network = keras.saving.load_model(straight / "checkpoints" / "best.keras", compile=False)
-    assert not any(isinstance(layer, BatchAugmentation) for layer in network._flatten_layers())

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from fast_training import CONF_DIR, FAST, compose_train, h5_arrays
+from fast_training import CONF_DIR, FAST, compose_train, h5_arrays, sigkill_after_first_checkpoint
 
 
 def _data(tiny_root: Path, tiny_cache) -> list[str]:
@@ -158,30 +156,22 @@ def test_config_errors_are_reported_before_training(tiny_root, tiny_cache, tmp_p
 
 @pytest.mark.slow
 def test_resume_after_sigkill_matches_uninterrupted_run(tiny_root, tiny_cache, tmp_path):
-    epochs = 4
-    args = [*FAST, *_data(tiny_root, tiny_cache), f"trainer.epochs={epochs}", "seed=7"]
+    epochs = 3
+    args = [
+        *FAST,
+        *_data(tiny_root, tiny_cache),
+        f"trainer.epochs={epochs}",
+        "trainer.limit_train_batches=6",
+        "seed=7",
+    ]
     straight = tmp_path / "straight"
     done = _run_cli([*args, f"hydra.run.dir={straight}"])
     assert done.returncode == 0, done.stderr[-3000:]
 
     killed = tmp_path / "killed"
-    state_file = killed / "checkpoints" / "state.json"
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "islr.cli.train", *args, f"hydra.run.dir={killed}"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 240
-        while not state_file.exists() and proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.02)
-        os.kill(proc.pid, signal.SIGKILL)
-    finally:
-        proc.wait(timeout=60)
-    assert proc.returncode == -signal.SIGKILL
-    interrupted_at = json.loads(state_file.read_text())["epoch"]
+    cmd = [sys.executable, "-m", "islr.cli.train", *args, f"hydra.run.dir={killed}"]
+    interrupted_at = sigkill_after_first_checkpoint(cmd, killed, env)
     assert 1 <= interrupted_at < epochs
 
     resumed = _run_cli([*args, f"hydra.run.dir={killed}", "resume=true"])
@@ -206,30 +196,64 @@ def test_resume_after_sigkill_matches_uninterrupted_run(tiny_root, tiny_cache, t
         train(compose_train(changed))
 
 
+# --- augment.on_device=true through the training run ------------------------------------------
+# Under TensorFlow only (make test's time): the JAX side of the same RNG-state restore is
+# covered by test_augment_batched's checkpoint round trip and test_distribution_resume.
+ON_DEVICE = [
+    "model=tiny",
+    "model.dim=32",
+    "model.num_heads=2",
+    "augment=default",
+    "augment.on_device=true",
+    "data.max_len=32",
+    "data.batch_size=16",
+    "data.preprocess_workers=1",
+    "trainer.late_dropout_start_epoch=1",
+    "trainer.awp.lambda=0.2",
+    "trainer.awp.start_epoch=1",
+    "export.enabled=false",
+    "callbacks.reports.enabled=false",
+    "seed=5",
+]
+
+
 @pytest.mark.slow
-def test_multirun_over_folds_writes_cv_summary(tiny_root, tiny_cache, tmp_path):
-    sweep = tmp_path / "sweep"
-    done = _run_cli(
-        cwd=tmp_path,  # independent of the working directory
-        args=[
-            "--multirun",
-            *FAST,
-            *_data(tiny_root, tiny_cache),
-            "trainer.epochs=1",
-            "data.fold=0,1",
-            f"hydra.sweep.dir={sweep}",
-        ],
-    )
+def test_training_with_on_device_augmentation_resumes_exactly(tiny_root, tiny_cache, tmp_path):
+    """2 epochs straight vs. killed (SIGKILL) after the first and resumed: the same weights and
+    augmentation RNG state (AWP on from epoch 2); the saved network holds no augmentation."""
+    import keras
+
+    from islr.augment.batched import BatchAugmentation
+
+    epochs = 2
+    args = [
+        *ON_DEVICE,
+        f"data.root={tiny_root}",
+        f"data.cache_dir={tiny_cache.cache_dir}",
+        f"trainer.epochs={epochs}",
+        "trainer.limit_train_batches=4",
+        "data.fold=all",  # no validation to compile: best.keras is then the last epoch's
+    ]
+    cmd = [sys.executable, "-m", "islr.cli.train", *args]
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    straight = tmp_path / "straight"
+    done = subprocess.run([*cmd, f"hydra.run.dir={straight}"], env=env, capture_output=True)
     assert done.returncode == 0, done.stderr[-3000:]
-    summary = json.loads((sweep / "cv_summary.json").read_text())
-    assert summary["num_jobs"] == 2
-    folds = sorted(j["fold"] for j in summary["jobs"])
-    assert folds == [0, 1]
-    values = [j["val_top1"] for j in summary["jobs"]]
-    assert summary["mean"] == pytest.approx(np.mean(values))
-    assert summary["std"] == pytest.approx(np.std(values))
-    for job in ("0", "1"):
-        assert (sweep / job / "checkpoints" / "best.keras").is_file()
-        assert (sweep / job / ".hydra" / "config.yaml").is_file()
-        assert (sweep / job / "train.log").stat().st_size > 0
-    assert "cv summary" in done.stdout
+
+    killed = tmp_path / "killed"
+    interrupted_at = sigkill_after_first_checkpoint([*cmd, f"hydra.run.dir={killed}"], killed, env)
+    assert 1 <= interrupted_at < epochs
+    resumed = subprocess.run(
+        [*cmd, f"hydra.run.dir={killed}", "resume=true"], env=env, capture_output=True, text=True
+    )
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "resumed from" in resumed.stderr + resumed.stdout
+
+    a = h5_arrays(straight / "checkpoints" / "last.weights.h5")
+    b = h5_arrays(killed / "checkpoints" / "last.weights.h5")
+    assert a.keys() == b.keys() and len(a) > 10
+    assert any(name.startswith("islr_rng") for name in a)  # the augmentation's seed state too
+    for name in a:
+        np.testing.assert_allclose(b[name], a[name], atol=1e-6, rtol=0, err_msg=name)
+    network = keras.saving.load_model(straight / "checkpoints" / "best.keras", compile=False)
+    assert not any(isinstance(layer, BatchAugmentation) for layer in network._flatten_layers())

@@ -34,6 +34,9 @@ from islr.landmarks import LHAND, RHAND, TYPE_OFFSETS
 
 BIN = Path(sys.executable).parent
 FEW = HolisticSettings(max_frames=6)
+# The tests of the session's one full extraction run in the same pytest-xdist worker (make test
+# runs --dist loadgroup), so that the ~70 s extraction happens once, not once per worker.
+ONE_EXTRACTION = pytest.mark.xdist_group("real_video_extraction")
 
 
 @pytest.fixture(scope="session")
@@ -51,6 +54,7 @@ def _some_videos(videos_dir: Path, n: int) -> list[Path]:
 
 
 # --- the data root it writes --------------------------------------------------------------------
+@ONE_EXTRACTION
 def test_real_clips_become_the_exact_kaggle_layout(extracted, real_videos_dir) -> None:
     root, report, clips = extracted
     assert len(clips) == 18
@@ -87,6 +91,7 @@ def test_real_clips_become_the_exact_kaggle_layout(extracted, real_videos_dir) -
     assert table.row_id[0] == "0-face-0" and table.row_id[543 + 468] == "1-left_hand-0"
 
 
+@ONE_EXTRACTION
 def test_extracted_landmarks_look_like_the_real_kaggle_files(extracted, real_sample_root) -> None:
     """Face and pose in (nearly) every frame, a hand in most, coordinates normalised."""
     root, _, _ = extracted
@@ -108,6 +113,7 @@ def test_extracted_landmarks_look_like_the_real_kaggle_files(extracted, real_sam
 
 
 # --- resumable, never redone ----------------------------------------------------------------------
+@ONE_EXTRACTION
 def test_rerun_redoes_nothing(extracted) -> None:
     root, _, clips = extracted
     before = {p: p.stat().st_mtime_ns for p in root.rglob("*.parquet")}
