@@ -2,7 +2,9 @@
 
 Two simulated CPU devices (``--xla_force_host_platform_device_count=2``, set before JAX starts,
 hence subprocesses): a run killed after its first checkpoint and resumed with ``resume=true``
-must end with the uninterrupted run's weights, optimizer state and losses, bit for bit.
+must end with the uninterrupted run's weights, optimizer state and losses, bit for bit -- with
+the augmentations on the device (``augment.on_device=true``: their random state is part of the
+checkpoint) and AWP switching on in the resumed epoch.
 """
 
 from __future__ import annotations
@@ -39,6 +41,10 @@ def test_jax_data_parallel_resumes_exactly_after_sigkill(tiny_root, tiny_cache, 
         f"trainer.epochs={epochs}",
         "trainer.limit_train_batches=3",
         "trainer.distribution=data_parallel",
+        "augment=default",
+        "augment.on_device=true",
+        "trainer.awp.lambda=0.2",
+        "trainer.awp.start_epoch=1",
         "data.fold=all",  # no validation: compiling it would double the test's time
         "callbacks.reports.enabled=false",
         "seed=3",
@@ -60,5 +66,14 @@ def test_jax_data_parallel_resumes_exactly_after_sigkill(tiny_root, tiny_cache, 
     a = h5_arrays(straight / "checkpoints" / "last.weights.h5")
     b = h5_arrays(killed / "checkpoints" / "last.weights.h5")
     assert a.keys() == b.keys() and len(a) > 10
+    assert any(name.startswith("islr_rng") for name in a)  # the augmentation's seed state too
     for name in a:  # exact: same programs on the same devices, same batches, same RNG states
         np.testing.assert_array_equal(b[name], a[name], err_msg=name)
+    # the augmentation lives in the training wrapper only, never in the saved network
+    import keras
+
+    import islr.model  # noqa: F401  (registers islr's layers for loading)
+    from islr.augment.batched import BatchAugmentation
+
+    network = keras.saving.load_model(straight / "checkpoints" / "best.keras", compile=False)
+    assert not any(isinstance(layer, BatchAugmentation) for layer in network._flatten_layers())

@@ -108,6 +108,13 @@ def run_hydra_task(prog: str, task: Callable[[DictConfig], T], cfg: DictConfig) 
         raise SystemExit(f"{prog}: {line}") from None
 
 
+def runs_a_task(argv: list[str]) -> bool:
+    """Whether a Hydra command line runs its task, rather than only printing help or the
+    config (``--help``, ``--hydra-help``, ``--cfg``, ``--info``, ``--shell-completion``)."""
+    info = {"-h", "--help", "--hydra-help", "-c", "--cfg", "-i", "--info", "-sc"}
+    return not any(arg in info or arg.startswith("--shell-completion") for arg in argv)
+
+
 def import_quietly(module: str) -> None:
     """Import ``module`` (``"keras"``: TensorFlow too) without TensorFlow's native start-up notices.
 

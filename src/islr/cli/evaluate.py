@@ -8,12 +8,13 @@ Example::
 from __future__ import annotations
 
 import logging
+import sys
 
 import hydra
 from omegaconf import DictConfig
 
 from islr.cli._config import CONFIG_DIR
-from islr.cli._errors import import_quietly, run_hydra_task
+from islr.cli._errors import import_quietly, run_hydra_task, runs_a_task
 
 log = logging.getLogger("islr.eval")
 
@@ -41,7 +42,8 @@ def _hydra_main(cfg: DictConfig) -> float:
 
 def main() -> float | None:
     """Entry point of ``islr-eval``: a known error ends it with one line and exit status 1."""
-    import_quietly("keras")
+    if runs_a_task(sys.argv[1:]):  # --help and --cfg stay fast, without TensorFlow
+        import_quietly("keras")
     return _hydra_main()
 
 
