@@ -115,6 +115,18 @@ def runs_a_task(argv: list[str]) -> bool:
     return not any(arg in info or arg.startswith("--shell-completion") for arg in argv)
 
 
+def start_hydra_command(hydra_main: Callable[[], T]) -> T:
+    """Run a ``@hydra.main`` function as a console script.
+
+    When the command line runs a task (:func:`runs_a_task`), Keras and TensorFlow are imported
+    first, quietly (:func:`import_quietly`): a command's one-line error is not buried under
+    TensorFlow's start-up notices. ``--help`` and ``--cfg`` stay fast, without TensorFlow.
+    """
+    if runs_a_task(sys.argv[1:]):
+        import_quietly("keras")
+    return hydra_main()
+
+
 def import_quietly(module: str) -> None:
     """Import ``module`` (``"keras"``: TensorFlow too) without TensorFlow's native start-up notices.
 

@@ -8,13 +8,12 @@ Example::
 from __future__ import annotations
 
 import logging
-import sys
 
 import hydra
 from omegaconf import DictConfig
 
 from islr.cli._config import CONFIG_DIR
-from islr.cli._errors import import_quietly, run_hydra_task, runs_a_task
+from islr.cli._errors import run_hydra_task, start_hydra_command
 
 log = logging.getLogger("islr.eval")
 
@@ -42,9 +41,7 @@ def _hydra_main(cfg: DictConfig) -> float:
 
 def main() -> float | None:
     """Entry point of ``islr-eval``: a known error ends it with one line and exit status 1."""
-    if runs_a_task(sys.argv[1:]):  # --help and --cfg stay fast, without TensorFlow
-        import_quietly("keras")
-    return _hydra_main()
+    return start_hydra_command(_hydra_main)
 
 
 if __name__ == "__main__":

@@ -9,14 +9,13 @@ Examples::
 from __future__ import annotations
 
 import logging
-import sys
 from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from islr.cli._config import CONFIG_DIR
-from islr.cli._errors import import_quietly, run_hydra_task, runs_a_task
+from islr.cli._errors import run_hydra_task, start_hydra_command
 from islr.errors import ConfigError
 from islr.run_layout import RunLayout
 
@@ -90,9 +89,7 @@ def _hydra_main(cfg: DictConfig) -> None:
 def main() -> None:
     """Entry point of ``islr-export``: a known error (a failed parity check, a missing or
     damaged source, a sign map that does not fit) ends it with one line and exit status 1."""
-    if runs_a_task(sys.argv[1:]):  # --help and --cfg stay fast, without TensorFlow
-        import_quietly("keras")
-    _hydra_main()
+    start_hydra_command(_hydra_main)
 
 
 if __name__ == "__main__":

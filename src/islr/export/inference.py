@@ -7,7 +7,6 @@ The inference model is the Kaggle contract in Keras form: one video ``[T, 543, 3
 from __future__ import annotations
 
 import logging
-import zipfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -15,12 +14,13 @@ from typing import Any
 import keras
 import numpy as np
 
-# Importing islr.model registers its custom layers, so saved networks load.
-import islr.model  # noqa: F401
 from islr.export.layers import AddBatchAxis, DropMask, EnsembleHead
 from islr.export.layers.ensemble_head import OUTPUT_KINDS
 from islr.features import LandmarkFeatures, SelectLandmarks
 from islr.landmarks import N_LANDMARKS, N_POINTS
+
+# Importing islr.model registers its custom layers, so saved networks load.
+from islr.model import load_network_file
 from islr.run_layout import CHECKPOINT, RunLayout
 
 log = logging.getLogger(__name__)
@@ -54,16 +54,7 @@ def load_network(source: str | Path) -> keras.Model:
 
     Networks saved under the JAX backend load too: the ``.keras`` format is backend-neutral.
     """
-    path = resolve_network_path(source)
-    if not zipfile.is_zipfile(path):  # keras would call it "File not found"
-        raise ValueError(
-            f"{path}: not a .keras network (not a zip archive); give a checkpoint islr-train "
-            "wrote (checkpoints/best.keras) or its run directory"
-        )
-    try:
-        return keras.saving.load_model(path, compile=False)
-    except Exception as exc:  # keras raises many types; name the file whatever it was
-        raise ValueError(f"{path}: cannot load Keras model ({type(exc).__name__}: {exc})") from exc
+    return load_network_file(resolve_network_path(source))
 
 
 def _layers(model: keras.Model) -> Iterator[keras.layers.Layer]:

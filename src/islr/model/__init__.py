@@ -25,6 +25,7 @@ from islr.model.frame_dense import FrameDense
 from islr.model.late_dropout import LateDropout
 from islr.model.masking import masked_mean_over_time
 from islr.model.pooling import MaskedGlobalAveragePooling1D
+from islr.model.saved import check_network_file, load_network_file
 from islr.model.sign_model import build_sign_model
 from islr.model.transformer_block import TransformerBlock
 
@@ -43,5 +44,7 @@ __all__ = [
     "apply_classifier",
     "build_classifier",
     "build_sign_model",
+    "check_network_file",
+    "load_network_file",
     "masked_mean_over_time",
 ]

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import logging
-import zipfile
 from pathlib import Path
 from typing import Any
 
 import keras
 from omegaconf import DictConfig
 
-import islr.features
-import islr.model  # noqa: F401  (registers the layers best.keras needs)
+from islr.model import (  # importing islr.model registers the layers best.keras needs
+    check_network_file,
+    load_network_file,
+)
 from islr.run_layout import RunLayout
 from islr.train import reports
 from islr.train.callbacks import write_json_atomic
@@ -36,21 +37,18 @@ def evaluate_checkpoint(cfg: DictConfig) -> dict[str, Any]:
         ckpt = RunLayout(ckpt).best
     if not ckpt.exists():
         raise ConfigError(f"ckpt_path={cfg.ckpt_path}: no such checkpoint ({ckpt})")
-    if ckpt.suffix != ".keras" or not zipfile.is_zipfile(ckpt):
-        raise ConfigError(
-            f"ckpt_path={cfg.ckpt_path}: {ckpt} is not a .keras network (a zip archive); give "
-            "a checkpoint islr-train wrote (checkpoints/best.keras) or its run directory"
-        )
+    try:
+        check_network_file(ckpt)  # before any data work: a wrong file fails fast
+    except ValueError as exc:
+        raise ConfigError(f"ckpt_path={cfg.ckpt_path}: {exc}") from exc
     split = load_split(cfg)
     if split.val_indices is None:
         raise ConfigError("data.fold=all leaves nothing to evaluate: choose a fold")
     keras.config.set_dtype_policy("float32")
     try:
-        network = keras.saving.load_model(ckpt, compile=False)
-    except Exception as exc:  # keras raises many types for a damaged file; name the file
-        raise ConfigError(
-            f"ckpt_path={cfg.ckpt_path}: cannot load {ckpt} ({type(exc).__name__}: {exc})"
-        ) from exc
+        network = load_network_file(ckpt)
+    except ValueError as exc:
+        raise ConfigError(f"ckpt_path={cfg.ckpt_path}: {exc}") from exc
     n_out = int(network.output_shape[-1])
     if n_out != split.num_classes:
         raise ConfigError(
