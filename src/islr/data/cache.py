@@ -37,7 +37,7 @@ import os
 import shutil
 import time
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,7 +46,7 @@ from typing import Any
 import numpy as np
 
 from islr.atomic_io import atomic_path, temp_sibling, write_text_atomic
-from islr.data._util import default_workers, mp_context
+from islr.data._util import default_workers, process_pool
 from islr.data._util import progress as progress_bar
 from islr.data.folds import assign_folds
 from islr.data.reader import (
@@ -513,7 +513,7 @@ def _build_files(plan: _Plan, *, workers: int | None, progress: bool, t0: float)
             results[shard] = (lens, errs)
             bar.update(len(lens))
     else:
-        with ProcessPoolExecutor(workers, mp_context=mp_context()) as pool:
+        with process_pool(workers) as pool:
             futures = [pool.submit(_read_chunk, job) for job in todo]
             for fut in as_completed(futures):
                 shard, lens, errs = fut.result()

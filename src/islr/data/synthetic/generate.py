@@ -7,13 +7,12 @@ import logging
 import math
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from islr.data._util import default_workers, mp_context
+from islr.data._util import default_workers, process_pool
 from islr.data._util import progress as progress_bar
 from islr.data.reader import SIGN_MAP_FILENAME, TRAIN_CSV_FILENAME, read_sign_map
 from islr.data.synthetic.participants import participant
@@ -147,7 +146,7 @@ def generate_dataset(
             frames_total += sum(counts)
             bar.update(len(counts))
     else:
-        with ProcessPoolExecutor(workers, mp_context=mp_context()) as pool:
+        with process_pool(workers) as pool:
             for counts in pool.map(_render_job, jobs):
                 frames_total += sum(counts)
                 bar.update(len(counts))
