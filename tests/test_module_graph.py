@@ -3,7 +3,7 @@
 Every ``import islr...`` / ``from islr... import`` anywhere in a module (top level, functions,
 ``TYPE_CHECKING`` blocks) is an edge. Stages, upstream first::
 
-    landmarks, errors, atomic_io, run_layout
+    landmarks, errors, atomic_io, run_layout, replicas
         -> data -> features -> augment -> model -> train -> export -> workflow -> cli
 
 A module may import its own stage or an upstream one, never a downstream one, and the
@@ -17,7 +17,14 @@ from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 STAGES = ("base", "data", "features", "augment", "model", "train", "export", "workflow", "cli")
-BASE = {"islr", "islr.landmarks", "islr.errors", "islr.atomic_io", "islr.run_layout"}
+BASE = {
+    "islr",
+    "islr.landmarks",
+    "islr.errors",
+    "islr.atomic_io",
+    "islr.run_layout",
+    "islr.replicas",
+}
 
 
 def _module_name(path: Path, src: Path) -> str:

@@ -11,7 +11,7 @@ Layers (all mask-aware; padded frames at the end of time never influence real on
 :class:`MultiHeadSelfAttention`, :class:`TransformerBlock`, :class:`LateDropout`,
 :class:`MaskedGlobalAveragePooling1D`; :class:`FrameDense` (``Dense`` over frames, lowered as one
 2-D matmul so exported models keep static shapes); :class:`BatchNormalization` (Keras' layer,
-with statistics over every replica under ``tf.distribute``, see :mod:`islr.model.replicas`).
+with statistics over every replica under ``tf.distribute``, see :mod:`islr.replicas`).
 """
 
 from islr.model.attention import MultiHeadSelfAttention

@@ -9,7 +9,7 @@ import keras
 from keras import ops
 
 from islr.model.frame_dense import FrameDense
-from islr.model.replicas import global_batch_dropout
+from islr.replicas import global_batch_dropout
 
 # Added to the logits of padded keys; finite so that a query with no real key gets a uniform
 # (not NaN) distribution. Applied in float32, where it cannot overflow.

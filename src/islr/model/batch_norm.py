@@ -7,7 +7,7 @@ from typing import Any
 import keras
 from keras import ops
 
-from islr.model.replicas import replica_group, sum_over_replicas
+from islr.replicas import replica_group, sum_over_replicas
 
 
 # The class keeps Keras' name on purpose: a functional model stores a layer's weights under
@@ -19,7 +19,7 @@ class BatchNormalization(keras.layers.BatchNormalization):
 
     Under ``tf.distribute`` (``trainer.distribution=data_parallel`` on TensorFlow) each
     replica sees only its rows of the batch; this layer sums the masked per-channel count and
-    sums over all replicas (:func:`islr.model.replicas.sum_over_replicas`) before dividing, so
+    sums over all replicas (:func:`islr.replicas.sum_over_replicas`) before dividing, so
     the mean, the variance and the moving statistics are those of one device fed the whole
     batch. Keras' own ``synchronized=True`` does not help here: it is ignored when a mask is
     given (every BatchNorm in this model is masked) and refused outside TensorFlow.

@@ -7,7 +7,7 @@ from typing import Any
 import keras
 from keras import ops
 
-from islr.model.replicas import global_batch_uniform
+from islr.replicas import global_batch_uniform
 
 
 @keras.saving.register_keras_serializable(package="islr")

@@ -36,7 +36,7 @@ from typing import Any
 import keras
 from keras import ops
 
-from islr.model.replicas import sum_over_replicas
+from islr.replicas import sum_over_replicas
 
 logger = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@
   devices: the model and optimizer are created and compiled inside :meth:`DeviceSetup.scope`,
   Keras splits each global batch into one equal slice per replica and sums the gradients.
   Two things would still differ from one device, and the model handles both itself
-  (:mod:`islr.model.replicas`): BatchNorm statistics are summed over the replicas
+  (:mod:`islr.replicas`): BatchNorm statistics are summed over the replicas
   (:class:`islr.model.batch_norm.BatchNormalization`; Keras' ``synchronized=True`` ignores
   masked inputs) and every dropout / drop-path draw is made for the global batch, each
   replica keeping its rows. AWP sums its first gradient over the replicas. A test checks
