@@ -3,5 +3,6 @@
 from islr.export.layers.add_batch_axis import AddBatchAxis
 from islr.export.layers.drop_mask import DropMask
 from islr.export.layers.ensemble_head import EnsembleHead
+from islr.export.layers.leading_frames import LeadingFrames
 
-__all__ = ["AddBatchAxis", "DropMask", "EnsembleHead"]
+__all__ = ["AddBatchAxis", "DropMask", "EnsembleHead", "LeadingFrames"]
