@@ -20,7 +20,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--root", required=True, type=Path, help="data root (holds train.csv)")
     p.add_argument("--cache", required=True, type=Path, help="cache folder")
-    p.add_argument("--workers", type=int, help="reader processes (default: all CPUs)")
+    p.add_argument(
+        "--workers", type=int, help="reader processes (default: CPUs, one per 512 files at most)"
+    )
     p.add_argument("--folds", type=int, default=5, help="participant-grouped folds (default 5)")
     p.add_argument("--fold-seed", type=int, default=0)
     p.add_argument("--force", action="store_true", help="rebuild even if up to date")

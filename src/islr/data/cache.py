@@ -77,6 +77,9 @@ log = logging.getLogger(__name__)
 
 CACHE_FORMAT = 1  # bump when the on-disk layout or what is stored changes
 CHUNK_FILES = 64  # files per shard: fixed, so a restart with other workers reuses shards
+# Files a reader process must have to read before the default starts one: a process spawned
+# beside TensorFlow takes about a second to start, the time to read ~500 files in this process.
+FILES_PER_READER = 512
 _ARRAYS = ("offsets", "labels", "participant_ids", "sequence_ids", "folds")
 _LOCK_NAME = ".lock"
 _POINTS = np.asarray(POINT_INDICES, dtype=np.int64)
@@ -375,7 +378,8 @@ def build_cache(
         root: Kaggle-layout data root (``train.csv``, ``train_landmark_files/``, sign map).
         cache_dir: output folder.
         num_folds, fold_seed: participant-grouped CV folds stored with the cache.
-        workers: reader processes (default: CPU count; 1 = in this process).
+        workers: reader processes (1 = in this process; default: the CPUs, at most one per
+            ``FILES_PER_READER`` files to read, so a small data set is read in this process).
         force: rebuild even if an up-to-date cache exists.
         rebuild: if False, an existing cache built from other data or settings raises
             :class:`CacheMismatchError`, and a corrupt one :class:`CacheError`, instead of being
@@ -503,7 +507,11 @@ def _build_files(plan: _Plan, *, workers: int | None, progress: bool, t0: float)
     todo = [j for j in jobs if j[0] not in cached]
     if cached:
         log.info("resuming: %d of %d chunks already done", len(cached), len(jobs))
+    n_todo = sum(len(files) for _, files in todo)
+    if workers is None:
+        workers = min(default_workers(None), max(1, n_todo // FILES_PER_READER))
     workers = min(default_workers(workers), max(1, len(todo)))
+    log.info("reading %d of %d files with %d process(es)", n_todo, len(abs_paths), workers)
     bar = progress_bar(len(abs_paths), progress, "preprocess")
     bar.update(sum(len(cached[j[0]][0]) for j in jobs if j[0] in cached))
     results = dict(cached)
