@@ -195,7 +195,7 @@ def test_resume_and_export_refuse_non_finite_weights(tiny_root, tiny_cache, tmp_
         train(compose_train([*args, "resume=true"]))
 
     pytest.importorskip("tensorflow")
-    from islr.export import export_models
+    from islr.export import ExportSettings, export_models
 
     net = keras.saving.load_model(run / "checkpoints" / "best.keras", compile=False)
     w = net.weights[0]
@@ -206,7 +206,7 @@ def test_resume_and_export_refuse_non_finite_weights(tiny_root, tiny_cache, tmp_
     previous.mkdir()
     (previous / "report.json").write_text("{}")
     with pytest.raises(NonFiniteWeightsError, match=r"diverged\.keras: 1 weight tensor"):
-        export_models([bad], previous, variants=["fp32"], submission_variant="fp32")
+        export_models([bad], previous, ExportSettings.shipped(), max_len=None, sign_map=None)
     assert sorted(p.name for p in previous.iterdir()) == ["report.json"]
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".export.partial")]
 

@@ -6,6 +6,7 @@ TensorFlow-only (TFLite conversion): skipped under other Keras backends. Network
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -31,6 +32,21 @@ from islr.landmarks import LHAND, N_LANDMARKS, POINT_INDICES  # noqa: E402
 NUM_CLASSES = 6
 MAX_LEN = 24
 TINY = dict(dim=32, num_stacks=1, conv_blocks_per_stack=1, kernel_size=5, num_heads=2)
+FP32_ONLY = {"variants": ("fp32",), "submission_variant": "fp32"}
+
+
+def export_settings(**changes):
+    """conf/export/default.yaml's settings with ``changes``."""
+    from islr.export import ExportSettings
+
+    return dataclasses.replace(ExportSettings.shipped(), **changes)
+
+
+def export(sources, out_dir, **changes):
+    """``export_models`` with the shipped settings but ``changes``, as ``islr-export`` calls it."""
+    from islr.export import export_models
+
+    return export_models(sources, out_dir, export_settings(**changes), max_len=None, sign_map=None)
 
 
 def _frames(rng: np.random.Generator, t: int) -> np.ndarray:
@@ -116,10 +132,8 @@ def exported(runs) -> Path:
 
 @pytest.fixture(scope="module")
 def ensemble_export(runs, tmp_path_factory) -> Path:
-    from islr.export import export_models
-
     out = tmp_path_factory.mktemp("ens") / "export"
-    export_models(runs, out, variants=("fp32",), submission_variant="fp32", latency_runs=2)
+    export(runs, out, **FP32_ONLY, latency_runs=2)
     return out
 
 
@@ -278,7 +292,7 @@ def test_max_len_mismatch_is_refused(runs) -> None:
 
 def test_parity_gate_refuses_corrupted_tflite(runs, ensemble_export, tmp_path, monkeypatch):
     """A converter that returns wrong weights is caught and nothing is written."""
-    from islr.export import ParityError, export_models, tflite
+    from islr.export import ParityError, tflite
 
     wrong = (ensemble_export / "model_fp32.tflite").read_bytes()  # another model's weights
     real_convert = tflite.convert_saved_model
@@ -289,7 +303,7 @@ def test_parity_gate_refuses_corrupted_tflite(runs, ensemble_export, tmp_path, m
     monkeypatch.setattr(tflite, "convert_saved_model", corrupt)
     out = tmp_path / "export"
     with pytest.raises(ParityError) as err:
-        export_models([runs[0]], out, variants=("fp32",), submission_variant="fp32")
+        export([runs[0]], out, **FP32_ONLY)
     assert err.value.variant == "fp32"
     assert "fp32" in str(err.value) and err.value.input_name in str(err.value)
     assert not out.exists()
@@ -301,10 +315,8 @@ def test_a_failed_re_export_leaves_the_previous_export(runs, tmp_path, monkeypat
     import errno
     import zipfile
 
-    from islr.export import export_models
-
     out = tmp_path / "export"
-    export_models([runs[0]], out, variants=("fp32",), submission_variant="fp32", latency_runs=1)
+    export([runs[0]], out, **FP32_ONLY, latency_runs=1)
     before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
 
     def disk_full(self, *args, **kwargs):
@@ -312,7 +324,7 @@ def test_a_failed_re_export_leaves_the_previous_export(runs, tmp_path, monkeypat
 
     monkeypatch.setattr(zipfile.ZipFile, "write", disk_full)
     with pytest.raises(OSError, match="No space left"):
-        export_models([runs[1]], out, variants=("fp32",), submission_variant="fp32")
+        export([runs[1]], out, **FP32_ONLY)
     after = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
     assert after == before  # the previous export, byte for byte
     assert [p.name for p in tmp_path.iterdir()] == ["export"]  # no staged or set-aside folder
@@ -337,7 +349,7 @@ def test_compare_scores_rules() -> None:
 
 def test_network_trained_under_jax_exports(tmp_path) -> None:
     """A .keras file saved by the JAX backend exports and keeps its logits."""
-    from islr.export import TFLiteRunner, export_models
+    from islr.export import TFLiteRunner
 
     script = textwrap.dedent(
         f"""
@@ -365,29 +377,34 @@ def test_network_trained_under_jax_exports(tmp_path) -> None:
         [sys.executable, "-c", script, str(run)], env=env, capture_output=True, text=True
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    export_models(
-        [run], tmp_path / "out", variants=("fp32",), submission_variant="fp32", latency_runs=1
-    )
+    export([run], tmp_path / "out", **FP32_ONLY, latency_runs=1)
     got = TFLiteRunner(tmp_path / "out" / "model_fp32.tflite")(frames)
     np.testing.assert_allclose(got, np.load(run / "jax_logits.npy"), atol=1e-4)
 
 
 def test_bad_arguments_are_named(runs, tmp_path) -> None:
-    from islr.export import export_models, export_run
+    from islr.export import ExportSettings, export_run
 
     with pytest.raises(ValueError, match="submission_variant"):
-        export_models([runs[0]], tmp_path / "a", variants=("fp32",), submission_variant="fp16")
+        export_settings(variants=("fp32",), submission_variant="fp16")
     with pytest.raises(ValueError, match="unknown variant"):
-        export_models([runs[0]], tmp_path / "a", variants=("int4",))
+        export_settings(variants=("int4",))
+    with pytest.raises(ValueError, match=r"tolerances.*dynamic"):
+        export_settings(tolerances={"fp32": 1e-4, "fp16": 5e-2})
+    with pytest.raises(ValueError, match=r"missing key\(s\) \['latency_runs'\]"):
+        ExportSettings.from_config(
+            {k: v for k, v in vars(export_settings()).items() if k != "latency_runs"}
+        )
     with pytest.raises(FileNotFoundError, match="checkpoints"):
-        export_models([tmp_path], tmp_path / "a")
+        export([tmp_path], tmp_path / "a")
     busy = tmp_path / "busy"
     busy.mkdir()
     (busy / "keep.txt").write_text("user data")
     with pytest.raises(FileExistsError, match="not a previous export"):
-        export_models([runs[0]], busy)
+        export([runs[0]], busy)
     assert (busy / "keep.txt").read_text() == "user data"
-    assert export_run(runs[0], tmp_path / "none", cfg={"enabled": False}) is None
+    disabled = {**vars(export_settings()), "enabled": False}
+    assert export_run(runs[0], tmp_path / "none", cfg=disabled) is None
     assert not (tmp_path / "none").exists()
 
 
@@ -427,22 +444,3 @@ def test_islr_export_cli_exports_mixed_precision_network(tmp_path) -> None:
         TFLiteRunner(out / "model_fp32.tflite")(frames), keras_logits(net, frames), atol=0.1
     )
     assert run_export(none) is None
-
-
-def test_the_exporter_keeps_every_name_where_it_was() -> None:
-    # settings, report and sign map have their own modules; islr.export and
-    # islr.export.exporter still offer every name they did.
-    import islr.export
-    from islr.export import exporter, report, settings, sign_map
-    from islr.run_layout import INFERENCE_KERAS, SIGN_MAP_FILENAME
-
-    assert exporter.ExportSettings is settings.ExportSettings is islr.export.ExportSettings
-    assert exporter.ExportReport is report.ExportReport is islr.export.ExportReport
-    assert exporter.ExportedFile is report.ExportedFile is islr.export.ExportedFile
-    assert exporter.find_sign_map is sign_map.find_sign_map
-    assert exporter.INFERENCE_KERAS == INFERENCE_KERAS == "model.keras"
-    assert exporter.SIGN_MAP_FILENAME == SIGN_MAP_FILENAME
-    for name in ("REPORT_JSON", "REPORT_MD", "SUBMISSION", "SAVED_MODEL"):
-        assert isinstance(getattr(exporter, name), str)
-    for name in ("check_finite_network", "median_latency_ms", "export_models", "export_run"):
-        assert callable(getattr(exporter, name))

@@ -25,17 +25,15 @@ pytestmark = [
 from islr.data.reader import read_landmark_file  # noqa: E402
 from islr.data.writer import write_landmark_file  # noqa: E402
 from islr.landmarks import LHAND, RHAND  # noqa: E402
-from test_export import NUM_CLASSES, _frames, keras_logits, make_run_dir  # noqa: E402
+from test_export import NUM_CLASSES, _frames, export, keras_logits, make_run_dir  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def export_dir(tmp_path_factory) -> Path:
-    from islr.export import export_models
-
     root = tmp_path_factory.mktemp("predict_run")
     run = make_run_dir(root, 21)
     out = root / "export"
-    export_models([run], out, variants=("fp32", "fp16"), latency_runs=1)
+    export([run], out, variants=("fp32", "fp16"), latency_runs=1)
     return out
 
 

@@ -55,20 +55,7 @@ def run_export(cfg: DictConfig) -> Path | None:
             out_dir = RunLayout(sources[0]).export
         else:
             raise ConfigError("out_dir: required unless there is exactly one run-directory source")
-    report = export_models(
-        sources,
-        out_dir,
-        variants=settings.variants,
-        submission_variant=settings.submission_variant,
-        keep_saved_model=settings.keep_saved_model,
-        parity_tolerance=settings.tolerances["fp32"],
-        tolerances=settings.tolerances,
-        output=settings.output,
-        max_len=cfg.get("max_len"),
-        sign_map=cfg.get("sign_map"),
-        latency_frames=settings.latency_frames,
-        latency_runs=settings.latency_runs,
-    )
+    report = export_models(sources, out_dir, settings, max_len=cfg.max_len, sign_map=cfg.sign_map)
     print(report.to_markdown())
     return Path(report.out_dir)
 
