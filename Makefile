@@ -10,7 +10,7 @@ PYTEST_WORKERS ?= 2
 DEMO_DATA ?= data/synthetic
 
 .DEFAULT_GOAL := help
-.PHONY: help install extract-env train test test-fast lint format bench clean data
+.PHONY: help install extract-env train test test-fast lint format bench clean data docs docs-check
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -35,12 +35,23 @@ data: install ## Generate the synthetic demo data set if absent
 train: data ## Set up, make demo data, train the demo model on CPU, evaluate and export it
 	$(BIN)/islr-train experiment=demo data.root=$(DEMO_DATA)
 
-test: install ## Run the full test suite (TensorFlow backend, then the backend tests under JAX)
+test: install ## Build the docs (strict), run the full test suite (TensorFlow, then the backend tests under JAX)
+	@$(MAKE) --no-print-directory docs-check
 	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup -q
 	KERAS_BACKEND=jax $(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup -q -m backend
 
 test-fast: install ## The quick subset: TensorFlow backend only, no slow (end-to-end) tests
 	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup -q -m "not slow"
+
+docs: install ## Build the documentation site into site/ (mkdocs build --strict)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+# The strict build, printed only when it fails: `mkdocs build --strict --quiet` would not fail
+# on warnings (a broken link or anchor), so its output is held back here instead.
+docs-check: install
+	@out=$$(NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict 2>&1) \
+		&& echo "docs: mkdocs build --strict passed (site/)" \
+		|| { echo "$$out"; echo "docs: mkdocs build --strict failed"; exit 1; }
 
 lint: install ## ruff check + format check
 	$(BIN)/ruff check src tests bench notebooks
