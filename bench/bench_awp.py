@@ -14,9 +14,10 @@ import time
 
 import keras
 import numpy as np
+from hydra.utils import instantiate
 
+from islr.config import group_config
 from islr.landmarks import N_FEATURES, PAD_VALUE
-from islr.model.classifier import build_classifier
 from islr.train.awp import AWPModel
 from islr.train.losses import SparseCategoricalCrossentropyWithSmoothing
 from islr.train.optimizers import build_optimizer
@@ -48,7 +49,12 @@ def _ms_per_step(mode: str, args: argparse.Namespace) -> float:
     keras.backend.clear_session()
     keras.config.set_dtype_policy(args.precision)
     keras.utils.set_random_seed(0)
-    network = build_classifier(num_classes=250)
+    network = instantiate(
+        group_config("model", "reference"),
+        _target_="islr.model.build_classifier",
+        num_classes=250,
+        late_dropout_start_step=0,
+    )
     awp = mode.endswith("+awp")
     model = AWPModel(network, awp_lambda=0.2, awp_enabled=awp)
     optimizer = build_optimizer(

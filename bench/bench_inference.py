@@ -43,12 +43,13 @@ GOAL_MB, GOAL_MS = 4.0, 5.0
 
 
 def network(name: str, seed: int) -> keras.Model:
-    """A ``conf/model/<name>.yaml`` network with random weights and 250 classes."""
+    """A ``conf/model/<name>.yaml`` network with random weights, 250 classes and the data's
+    ``max_len``."""
     cfg = OmegaConf.to_container(group_config("model", name))
     cfg.pop("_target_", None)
-    cfg["num_classes"] = 250
+    max_len = int(group_config("data", "default").max_len)
     keras.utils.set_random_seed(seed)
-    return build_sign_model(**cfg)
+    return build_sign_model(**cfg, max_len=max_len, num_classes=250, late_dropout_start_step=0)
 
 
 def interleaved_timings(

@@ -23,26 +23,23 @@ from typing import Any
 
 import keras
 import numpy as np
+from omegaconf import OmegaConf
 
+from islr.config import group_config
 from islr.landmarks import N_FEATURES, PAD_VALUE
 from islr.model import adaptive_eca_kernel_size, build_classifier
 
 log = logging.getLogger("bench_model")
 
-# The reference recipe's sizes (conf/model/reference.yaml).
-REF = {
-    "num_classes": 250,
-    "dim": 192,
-    "num_stacks": 2,
-    "conv_blocks_per_stack": 3,
-    "kernel_size": 17,
-    "num_heads": 4,
-    "expand_ratio": 2,
-    "drop_rate": 0.2,
-    "eca_kernel_size": 5,
-    "late_dropout_rate": 0.8,
-    "bn_momentum": 0.95,
-}
+
+def _reference() -> dict[str, Any]:
+    """``apply_classifier``'s arguments: ``conf/model/reference.yaml`` and 250 classes."""
+    cfg = OmegaConf.to_container(group_config("model", "reference"), resolve=True)
+    cfg.pop("_target_")
+    return {**cfg, "name": "islr_classifier", "num_classes": 250, "late_dropout_start_step": 0}
+
+
+REF = _reference()
 
 
 # --- the stock-layer twin ---------------------------------------------------------------------
@@ -64,22 +61,21 @@ def _stock_conv_block(x: Any, c: dict) -> Any:
     x = keras.layers.BatchNormalization(momentum=c["bn_momentum"])(x)
     x = _stock_eca(x, c["eca_kernel_size"])
     x = keras.layers.Dense(c["dim"])(x)
-    x = keras.layers.Dropout(c["drop_rate"], noise_shape=(None, 1, 1))(x)
+    x = keras.layers.Dropout(c["conv_drop_rate"], noise_shape=(None, 1, 1))(x)
     return keras.layers.Add()([skip, x])
 
 
 def _stock_transformer_block(x: Any, c: dict) -> Any:
     h = keras.layers.BatchNormalization(momentum=c["bn_momentum"])(x)
     h = keras.layers.MultiHeadAttention(
-        c["num_heads"], c["dim"] // c["num_heads"], dropout=c["drop_rate"], use_bias=False
+        c["num_heads"], c["dim"] // c["num_heads"], dropout=c["attn_drop_rate"], use_bias=False
     )(h, h)
-    x = keras.layers.Add()([x, keras.layers.Dropout(c["drop_rate"], noise_shape=(None, 1, 1))(h)])
+    drop_path = c["drop_path_rate"]
+    x = keras.layers.Add()([x, keras.layers.Dropout(drop_path, noise_shape=(None, 1, 1))(h)])
     h = keras.layers.BatchNormalization(momentum=c["bn_momentum"])(x)
     h = keras.layers.Dense(c["dim"] * c["expand_ratio"], use_bias=False, activation="swish")(h)
     h = keras.layers.Dense(c["dim"], use_bias=False)(h)
-    return keras.layers.Add()(
-        [x, keras.layers.Dropout(c["drop_rate"], noise_shape=(None, 1, 1))(h)]
-    )
+    return keras.layers.Add()([x, keras.layers.Dropout(drop_path, noise_shape=(None, 1, 1))(h)])
 
 
 def build_stock_classifier(c: dict = REF) -> keras.Model:
@@ -92,28 +88,14 @@ def build_stock_classifier(c: dict = REF) -> keras.Model:
             x = _stock_conv_block(x, c)
         x = _stock_transformer_block(x, c)
     x = keras.layers.GlobalAveragePooling1D()(x)  # islr pools before the (linear) top Dense
-    x = keras.layers.Dense(c["dim"] * 2)(x)
+    x = keras.layers.Dense(c["dim"] * c["top_dim_multiplier"])(x)
     x = keras.layers.Dropout(c["late_dropout_rate"])(x)
     logits = keras.layers.Dense(c["num_classes"], dtype="float32")(x)
     return keras.Model(inputs, logits, name="stock_classifier")
 
 
 def build_islr_classifier(c: dict = REF) -> keras.Model:
-    return build_classifier(
-        num_classes=c["num_classes"],
-        dim=c["dim"],
-        num_stacks=c["num_stacks"],
-        conv_blocks_per_stack=c["conv_blocks_per_stack"],
-        kernel_size=c["kernel_size"],
-        num_heads=c["num_heads"],
-        expand_ratio=c["expand_ratio"],
-        conv_drop_rate=c["drop_rate"],
-        attn_drop_rate=c["drop_rate"],
-        drop_path_rate=c["drop_rate"],
-        eca_kernel_size=c["eca_kernel_size"],
-        late_dropout_rate=c["late_dropout_rate"],
-        bn_momentum=c["bn_momentum"],
-    )
+    return build_classifier(**c)
 
 
 BUILDERS = {"islr": build_islr_classifier, "stock": build_stock_classifier}

@@ -50,13 +50,17 @@ class SyntheticSequences:
 
 
 def build(model_name: str, num_classes: int, max_len: int) -> keras.Model:
-    from islr.model import build_sign_model
+    from hydra.utils import instantiate
 
-    sizes = {
-        "reference": {},
-        "tiny": dict(dim=64, num_stacks=1, conv_blocks_per_stack=2, kernel_size=9),
-    }[model_name]
-    net = build_sign_model(max_len=max_len, num_classes=num_classes, **sizes)
+    from islr.config import group_config
+
+    # conf/model/<model_name>.yaml, with what the trainer passes.
+    net = instantiate(
+        group_config("model", model_name),
+        max_len=max_len,
+        num_classes=num_classes,
+        late_dropout_start_step=0,
+    )
     net.compile(
         optimizer=keras.optimizers.AdamW(1e-3),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),

@@ -113,11 +113,11 @@ def _tiny_run(root: Path) -> Path:
     import keras
 
     from islr.model import build_sign_model
+    from model_settings import model_settings
 
     keras.utils.set_random_seed(0)
-    net = build_sign_model(
-        max_len=16, num_classes=4, dim=32, num_stacks=1, conv_blocks_per_stack=1, num_heads=2
-    )
+    sizes = model_settings(dim=32, num_stacks=1, conv_blocks_per_stack=1, num_heads=2)
+    net = build_sign_model(max_len=16, num_classes=4, **sizes)
     (root / "checkpoints").mkdir(parents=True)
     net.save(root / "checkpoints" / "best.keras")
     signs = {f"sign_{i}": i for i in range(4)}

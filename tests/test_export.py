@@ -28,10 +28,11 @@ pytestmark = [
 ]
 
 from islr.landmarks import LHAND, N_LANDMARKS, POINT_INDICES  # noqa: E402
+from model_settings import model_settings  # noqa: E402
 
 NUM_CLASSES = 6
 MAX_LEN = 24
-TINY = dict(dim=32, num_stacks=1, conv_blocks_per_stack=1, kernel_size=5, num_heads=2)
+TINY = model_settings(dim=32, num_stacks=1, conv_blocks_per_stack=1, kernel_size=5, num_heads=2)
 FP32_ONLY = {"variants": ("fp32",), "submission_variant": "fp32"}
 
 

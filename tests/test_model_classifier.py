@@ -11,20 +11,16 @@ from omegaconf import OmegaConf
 from islr.config import group_config
 from islr.landmarks import N_FEATURES, N_POINTS, PAD_VALUE
 from islr.model import Conv1DBlock, LateDropout, build_classifier, build_sign_model
+from model_settings import model_settings
 
 # Marked `backend` where the test must also pass under JAX. Under JAX eager calls compile each op
 # per shape, so inference goes through the jitted `predict_on_batch` there (see `_infer`).
 backend = pytest.mark.backend
 
 REFERENCE_WEIGHTS = 1_836_568  # recipe §3, BN statistics included
-TINY = {
-    "num_classes": 11,
-    "dim": 32,
-    "num_stacks": 1,
-    "conv_blocks_per_stack": 2,
-    "kernel_size": 5,
-    "num_heads": 4,
-}
+TINY = model_settings(
+    num_classes=11, dim=32, num_stacks=1, conv_blocks_per_stack=2, kernel_size=5, num_heads=4
+)
 INVARIANCE_LENGTHS = (1, 2, 5, 17, 40)
 
 
@@ -85,7 +81,7 @@ def _warm_up_bn(model: keras.Model) -> None:
 def test_reference_yaml_has_the_recipe_weight_count():
     config = _yaml("reference")
     assert config.pop("_target_") == "islr.model.build_sign_model"
-    classifier = build_classifier(num_classes=250, **config)
+    classifier = build_classifier(num_classes=250, late_dropout_start_step=0, **config)
     assert _weight_count(classifier) == REFERENCE_WEIGHTS
     # Only the step counter may come on top.
     assert classifier.count_params() - REFERENCE_WEIGHTS in (0, 1)
@@ -207,7 +203,7 @@ def test_layer_norm_and_head_scale_options_build_and_differ():
     keras.utils.set_random_seed(0)
     base = build_classifier(**TINY)
     keras.utils.set_random_seed(0)
-    variant = build_classifier(**TINY, norm="layer", attn_scale="head")
+    variant = build_classifier(**{**TINY, "norm": "layer", "attn_scale": "head"})
     assert variant.get_layer("stack0_transformer").norm == "layer"
     assert np.all(np.isfinite(_np(variant(x, training=False))))
     assert _weight_count(variant) != _weight_count(base)  # LN has no moving statistics
@@ -230,4 +226,4 @@ def test_builders_reject_bad_arguments(kwargs, word):
 
 def test_sign_model_rejects_a_different_input_dim():
     with pytest.raises(ValueError, match="input_dim"):
-        build_sign_model(input_dim=64, **TINY)
+        build_sign_model(max_len=16, input_dim=64, **TINY)

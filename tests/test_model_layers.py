@@ -66,6 +66,21 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
 
+# Every layer argument that carries a model setting is required; the tests state their own
+# small values (the model's come from conf/model/*.yaml).
+ATTENTION = {"num_heads": 4, "dropout": 0.0, "scale": "dim"}
+TRANSFORMER = {
+    "num_heads": 4,
+    "expand_ratio": 2,
+    "attn_drop_rate": 0.1,
+    "drop_path_rate": 0.1,
+    "bn_momentum": 0.9,
+    "norm": "batch",
+    "attn_scale": "dim",
+}
+CONV_BLOCK = {"expand_ratio": 2, "drop_path_rate": 0.1, "eca_kernel_size": 3, "bn_momentum": 0.9}
+
+
 # --- every layer: the Keras contract (tests/layer_test_case.py) ------------------------------
 # name -> (class, init kwargs, input, expected output shape, run_layer_test options). Inputs are
 # the [B, T, C] batch with its mask, or [B, C] for the layers used after pooling.
@@ -110,7 +125,7 @@ CONTRACT = {
     ),
     "conv_block": (
         Conv1DBlock,
-        {"dim": C, "kernel_size": 5, "drop_path_rate": 0.1},
+        {**CONV_BLOCK, "dim": C, "kernel_size": 5},
         (B, T, C),
         {
             **_SEQ,
@@ -121,7 +136,14 @@ CONTRACT = {
     ),
     "conv_block_narrowing": (
         Conv1DBlock,
-        {"dim": 8, "kernel_size": 3, "expand_ratio": 3, "activation": keras.activations.gelu},
+        {
+            **CONV_BLOCK,
+            "dim": 8,
+            "kernel_size": 3,
+            "expand_ratio": 3,
+            "eca_kernel_size": None,
+            "activation": keras.activations.gelu,
+        },
         (B, T, 8),
         {
             **_SEQ,
@@ -142,7 +164,7 @@ CONTRACT = {
     ),
     "transformer_batch": (
         TransformerBlock,
-        {"num_heads": 4, "norm": "batch"},
+        TRANSFORMER,
         (B, T, C),
         {
             **_SEQ,
@@ -154,6 +176,7 @@ CONTRACT = {
     "transformer_layer": (
         TransformerBlock,
         {
+            **TRANSFORMER,
             "num_heads": 2,
             "norm": "layer",
             "attn_scale": "head",
@@ -206,18 +229,6 @@ def _wrap(layer: keras.layers.Layer) -> keras.Model:
 
 def _padded(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return np.where(mask[..., None], x, PAD_VALUE).astype("float32")
-
-
-def test_configs_saved_with_the_former_dim_argument_still_load():
-    """Before the width came from the input shape, attention and Transformer configs held
-    ``dim``; saved models carry such configs."""
-    legacy = {"name": "t", "trainable": True, "dim": C, "num_heads": 4, "activation": "swish"}
-    block = TransformerBlock.from_config(legacy)
-    block.build((None, None, C))
-    assert block.num_heads == 4 and len(block.trainable_weights) == 8
-    attention = MultiHeadSelfAttention.from_config({"name": "a", "dim": C, "num_heads": 2})
-    attention.build((None, None, C))
-    assert tuple(attention.qkv.kernel.shape) == (C, 3 * C)
 
 
 # --- masks flow: padded values never reach real outputs ----------------------------------
@@ -336,7 +347,7 @@ def test_drop_path_drops_whole_samples_and_rescales():
 @pytest.mark.parametrize("scale", ["dim", "head"])
 def test_attention_matches_numpy_reference(scale):
     heads, hd = 4, C // 4
-    layer = MultiHeadSelfAttention(num_heads=heads, scale=scale)
+    layer = MultiHeadSelfAttention(**{**ATTENTION, "num_heads": heads, "scale": scale})
     x, mask = _batch()
     y = _np(layer(x, mask=mask))
     w_qkv, w_out = _np(layer.qkv.kernel), _np(layer.out.kernel)
@@ -352,7 +363,7 @@ def test_attention_matches_numpy_reference(scale):
 
 @backend
 def test_attention_with_no_real_key_stays_finite():
-    layer = MultiHeadSelfAttention(num_heads=4)
+    layer = MultiHeadSelfAttention(**ATTENTION)
     x, _ = _batch()
     y = _np(layer(x, mask=np.zeros((B, T), bool)))
     assert np.all(np.isfinite(y))
@@ -448,11 +459,14 @@ def test_masked_pooling_matches_numpy_and_is_zero_for_empty_sequences():
         (lambda: ECA(kernel_size=0), "kernel_size"),
         (lambda: CausalDepthwiseConv1D(0), "kernel_size"),
         (lambda: DropPath(1.0), "rate"),
-        (lambda: MultiHeadSelfAttention(num_heads=4).build((None, None, 10)), "num_heads"),
-        (lambda: MultiHeadSelfAttention(num_heads=0), "num_heads"),
-        (lambda: MultiHeadSelfAttention(scale="sqrt"), "scale"),
-        (lambda: TransformerBlock(num_heads=2, norm="group"), "norm"),
-        (lambda: TransformerBlock(num_heads=2).build((None, None, 7)), "num_heads"),
+        (lambda: MultiHeadSelfAttention(**ATTENTION).build((None, None, 10)), "num_heads"),
+        (lambda: MultiHeadSelfAttention(**{**ATTENTION, "num_heads": 0}), "num_heads"),
+        (lambda: MultiHeadSelfAttention(**{**ATTENTION, "scale": "sqrt"}), "scale"),
+        (lambda: TransformerBlock(**{**TRANSFORMER, "norm": "group"}), "norm"),
+        (
+            lambda: TransformerBlock(**{**TRANSFORMER, "num_heads": 2}).build((None, None, 7)),
+            "num_heads",
+        ),
         (lambda: LateDropout(0.5, start_step=-1), "start_step"),
     ],
 )

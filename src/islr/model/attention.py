@@ -35,9 +35,9 @@ class MultiHeadSelfAttention(keras.layers.Layer):
 
     def __init__(
         self,
-        num_heads: int = 4,
-        dropout: float = 0.0,
-        scale: str = "dim",
+        num_heads: int,
+        dropout: float,
+        scale: str,
         seed: int | None = None,
         **kwargs: Any,
     ) -> None:
@@ -125,11 +125,3 @@ class MultiHeadSelfAttention(keras.layers.Layer):
             }
         )
         return config
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any]) -> MultiHeadSelfAttention:
-        """Rebuild from :meth:`get_config`; also reads configs saved with the former ``dim``
-        argument (the width now comes from the input shape, which the saved model records)."""
-        config = dict(config)
-        config.pop("dim", None)
-        return cls(**config)

@@ -26,7 +26,7 @@ class CausalDepthwiseConv1D(keras.layers.Layer):
 
     def __init__(
         self,
-        kernel_size: int = 17,
+        kernel_size: int,
         dilation_rate: int = 1,
         use_bias: bool = False,
         kernel_initializer: Any = "glorot_uniform",

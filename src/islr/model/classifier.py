@@ -23,28 +23,30 @@ def _check(cond: bool, message: str) -> None:
 def apply_classifier(
     features: Any,
     *,
-    num_classes: int = 250,
-    dim: int = 192,
-    num_stacks: int = 2,
-    conv_blocks_per_stack: int = 3,
-    kernel_size: int = 17,
-    num_heads: int = 4,
-    expand_ratio: int = 2,
-    conv_drop_rate: float = 0.2,
-    attn_drop_rate: float = 0.2,
-    drop_path_rate: float = 0.2,
-    eca_kernel_size: int | None = 5,
-    top_dim_multiplier: int = 2,
-    late_dropout_rate: float = 0.8,
-    late_dropout_start_step: int = 0,
-    bn_momentum: float = 0.95,
-    norm: str = "batch",
-    attn_scale: str = "dim",
+    num_classes: int,
+    dim: int,
+    num_stacks: int,
+    conv_blocks_per_stack: int,
+    kernel_size: int,
+    num_heads: int,
+    expand_ratio: int,
+    conv_drop_rate: float,
+    attn_drop_rate: float,
+    drop_path_rate: float,
+    eca_kernel_size: int | None,
+    top_dim_multiplier: int,
+    late_dropout_rate: float,
+    late_dropout_start_step: int,
+    bn_momentum: float,
+    norm: str,
+    attn_scale: str,
 ) -> Any:
     """Stack the classifier layers on a symbolic ``[B, T, C]`` tensor padded with ``PAD_VALUE``.
 
     Returns the float32 ``[B, num_classes]`` logits tensor. This is the shared body of
-    :func:`build_classifier` and ``build_sign_model``; the defaults are the reference model.
+    :func:`build_classifier` and ``build_sign_model``. Every argument is required: the values
+    live in ``conf/model/*.yaml`` (``reference.yaml``: the recipe's model), except
+    ``num_classes`` and ``late_dropout_start_step``, which the trainer derives from the data.
 
     Args:
         num_classes: number of output logits.
@@ -124,7 +126,7 @@ def apply_classifier(
 
 
 def build_classifier(
-    input_dim: int = N_FEATURES, name: str = "islr_classifier", **classifier_kwargs: Any
+    *, name: str, input_dim: int = N_FEATURES, **classifier_kwargs: Any
 ) -> keras.Model:
     """Build the reference Conv1D/Transformer classifier on ``[B, T, input_dim]`` features.
 
@@ -136,10 +138,10 @@ def build_classifier(
     LateDropout -> ``Dense(num_classes)`` float32 logits. No positional encoding.
 
     Args:
-        input_dim: feature channels (708 for the recipe).
         name: model name.
+        input_dim: feature channels (708: the features of :class:`islr.features.LandmarkFeatures`).
         **classifier_kwargs: the sizes and rates of :func:`apply_classifier` (``num_classes``,
-            ``dim``, ``num_stacks``, ...), each with the reference value as its default.
+            ``dim``, ``num_stacks``, ...), all required.
 
     Returns:
         A functional ``keras.Model`` mapping ``[B, T, input_dim]`` to ``[B, num_classes]``.

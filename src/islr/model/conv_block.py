@@ -35,12 +35,12 @@ class Conv1DBlock(keras.layers.Layer):
 
     def __init__(
         self,
-        dim: int = 192,
-        kernel_size: int = 17,
-        expand_ratio: int = 2,
-        drop_path_rate: float = 0.2,
-        eca_kernel_size: int | None = 5,
-        bn_momentum: float = 0.95,
+        dim: int,
+        kernel_size: int,
+        expand_ratio: int,
+        drop_path_rate: float,
+        eca_kernel_size: int | None,
+        bn_momentum: float,
         activation: Any = "swish",
         dilation_rate: int = 1,
         **kwargs: Any,

@@ -23,7 +23,7 @@ class DropPath(keras.layers.Layer):
         seed: optional seed of the layer's random generator.
     """
 
-    def __init__(self, rate: float = 0.0, seed: int | None = None, **kwargs: Any) -> None:
+    def __init__(self, rate: float, seed: int | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if not 0.0 <= float(rate) < 1.0:
             raise ValueError(f"DropPath: rate must be in [0, 1), got {rate!r}")

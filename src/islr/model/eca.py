@@ -36,7 +36,7 @@ class ECA(keras.layers.Layer):
             (:func:`adaptive_eca_kernel_size` of the channel count).
     """
 
-    def __init__(self, kernel_size: int | None = 5, **kwargs: Any) -> None:
+    def __init__(self, kernel_size: int | None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if kernel_size is not None and (isinstance(kernel_size, bool) or int(kernel_size) < 1):
             raise ValueError(

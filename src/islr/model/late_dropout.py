@@ -29,7 +29,7 @@ class LateDropout(keras.layers.Layer):
     """
 
     def __init__(
-        self, rate: float = 0.8, start_step: int = 0, seed: int | None = None, **kwargs: Any
+        self, rate: float, start_step: int, seed: int | None = None, **kwargs: Any
     ) -> None:
         super().__init__(**kwargs)
         if not 0.0 <= float(rate) < 1.0:

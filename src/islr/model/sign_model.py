@@ -7,13 +7,11 @@ from typing import Any
 import keras
 
 from islr.features import LandmarkFeatures
-from islr.landmarks import MAX_LEN, N_FEATURES, N_POINTS
+from islr.landmarks import N_FEATURES, N_POINTS
 from islr.model.classifier import apply_classifier
 
 
-def build_sign_model(
-    max_len: int | None = MAX_LEN, name: str = "islr_sign_model", **classifier_kwargs: Any
-) -> keras.Model:
+def build_sign_model(*, max_len: int | None, name: str, **classifier_kwargs: Any) -> keras.Model:
     """Build the end-to-end model that training saves and export wraps.
 
     Input ``[B, T, 118, 3]``: the selected points (``landmarks.POINT_INDICES``) of each frame,
@@ -22,10 +20,10 @@ def build_sign_model(
     classifier of :func:`build_classifier` turns those into float32 ``[B, num_classes]`` logits.
 
     Args:
-        max_len: frames kept per sequence (``None``: all).
+        max_len: frames kept per sequence (``None``: all); the trainer passes ``data.max_len``.
         name: model name.
-        **classifier_kwargs: any argument of :func:`islr.model.build_classifier` except
-            ``input_dim`` (fixed to 708).
+        **classifier_kwargs: every argument of :func:`islr.model.apply_classifier` (all
+            required; ``conf/model/*.yaml`` holds their values).
     """
     input_dim = classifier_kwargs.pop("input_dim", N_FEATURES)
     if input_dim != N_FEATURES:

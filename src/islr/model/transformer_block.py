@@ -1,4 +1,4 @@
-"""Pre-norm Transformer block (BatchNorm by default, as in the reference recipe)."""
+"""Pre-norm Transformer block (BatchNorm or LayerNorm)."""
 
 from __future__ import annotations
 
@@ -34,13 +34,13 @@ class TransformerBlock(keras.layers.Layer):
 
     def __init__(
         self,
-        num_heads: int = 4,
-        expand_ratio: int = 2,
-        attn_drop_rate: float = 0.2,
-        drop_path_rate: float = 0.2,
-        bn_momentum: float = 0.95,
-        norm: str = "batch",
-        attn_scale: str = "dim",
+        num_heads: int,
+        expand_ratio: int,
+        attn_drop_rate: float,
+        drop_path_rate: float,
+        bn_momentum: float,
+        norm: str,
+        attn_scale: str,
         activation: Any = "swish",
         **kwargs: Any,
     ) -> None:
@@ -130,11 +130,3 @@ class TransformerBlock(keras.layers.Layer):
             }
         )
         return config
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any]) -> TransformerBlock:
-        """Rebuild from :meth:`get_config`; also reads configs saved with the former ``dim``
-        argument (the width now comes from the input shape, which the saved model records)."""
-        config = dict(config)
-        config.pop("dim", None)
-        return cls(**config)
