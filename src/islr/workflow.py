@@ -23,7 +23,7 @@ from omegaconf import DictConfig
 from islr.errors import ExportAfterTrainingError
 from islr.run_layout import RunLayout
 from islr.train import train
-from islr.train.loggers import log_export
+from islr.train.tracking.run_loggers import log_export
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ def train_and_export(cfg: DictConfig) -> dict[str, Any]:
     run_dir = Path(result["run_dir"])
     export_dir = None
     # Multi-host: process 0 alone exports (it alone wrote the run directory).
-    if cfg.export.get("enabled", False) and result.get("devices", {}).get("process_id", 0) == 0:
+    if cfg.export.enabled and result.get("devices", {}).get("process_id", 0) == 0:
         try:
             export_dir = export_after_training(run_dir, cfg)
         except (ValueError, RuntimeError, FileExistsError) as err:
