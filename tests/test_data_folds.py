@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from islr.data import assign_folds
+from islr.data.folds import split_by_fold
 
 
 def _ids() -> np.ndarray:
@@ -38,3 +39,13 @@ def test_seed_breaks_ties() -> None:
 def test_too_few_participants() -> None:
     with pytest.raises(ValueError, match="3 participant"):
         assign_folds(np.array([1, 1, 2, 3]), num_folds=5)
+
+
+def test_split_by_fold_holds_out_one_fold_or_none() -> None:
+    folds = np.array([0, 1, 2, 1, 0], dtype=np.int8)
+    train, val = split_by_fold(folds, 1, num_folds=3)
+    assert train.tolist() == [0, 2, 4] and val.tolist() == [1, 3]
+    everything, none = split_by_fold(folds, None, num_folds=3)
+    assert everything.tolist() == [0, 1, 2, 3, 4] and none is None
+    with pytest.raises(ValueError, match=r"0\.\.2"):
+        split_by_fold(folds, 3, num_folds=3)

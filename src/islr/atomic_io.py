@@ -9,12 +9,13 @@ from __future__ import annotations
 import contextlib
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 __all__ = [
     "atomic_path",
     "exclusive_lock",
+    "fsync_file",
     "temp_sibling",
     "write_bytes_atomic",
     "write_text_atomic",
@@ -33,7 +34,8 @@ def temp_sibling(path: str | Path, suffix: str = "") -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp{suffix}")
 
 
-def _fsync(path: Path) -> None:
+def fsync_file(path: str | Path) -> None:
+    """Flush ``path``'s content to disk (before renaming it into place)."""
     with open(path, "rb") as f:
         os.fsync(f.fileno())
 
@@ -51,7 +53,7 @@ def atomic_path(path: str | Path, suffix: str = "") -> Iterator[Path]:
     tmp = temp_sibling(path, suffix)
     try:
         yield tmp
-        _fsync(tmp)
+        fsync_file(tmp)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)  # after a successful replace there is nothing left
@@ -77,18 +79,27 @@ def write_text_atomic(path: str | Path, text: str, encoding: str = "utf-8") -> N
 
 
 @contextlib.contextmanager
-def exclusive_lock(path: str | Path) -> Iterator[None]:
+def exclusive_lock(path: str | Path, on_wait: Callable[[], object] | None = None) -> Iterator[None]:
     """Hold an exclusive lock on ``path`` (created if absent) between processes (POSIX flock).
 
-    Writers that publish a shared file (an extraction index, a tracking store) take it, so
-    concurrent processes never interleave their writes.
+    Writers that publish a shared file (a cache, an extraction index, a tracking store) take
+    it, so concurrent processes never interleave their writes. The kernel releases the lock
+    when its holder dies, so a killed writer never blocks the next one.
+
+    Args:
+        on_wait: called once, before waiting, when another process holds the lock.
     """
     import fcntl  # POSIX only: imported here so the module still imports elsewhere
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if on_wait is not None:
+                on_wait()
+            fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
         finally:

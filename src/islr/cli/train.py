@@ -18,16 +18,10 @@ from omegaconf import DictConfig, OmegaConf
 
 from islr.cli._config import CONFIG_DIR
 from islr.cli._errors import run_hydra_task, start_hydra_command
+from islr.hydra_runtime import multirun_job
 from islr.run_layout import ExportLayout, RunLayout
 
 log = logging.getLogger("islr.train")
-
-
-def _in_multirun() -> bool:
-    from hydra.core.hydra_config import HydraConfig
-    from hydra.types import RunMode
-
-    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
 
 
 def train_command(cfg: DictConfig) -> float | None:
@@ -45,7 +39,7 @@ def train_command(cfg: DictConfig) -> float | None:
         result = train_and_export(cfg)
     except (DivergenceError, NonFiniteWeightsError) as err:
         # train() has logged it and written metrics.json (status: diverged).
-        if not _in_multirun():
+        if multirun_job() is None:
             raise
         # One diverged job must not end a sweep: the others still run, the summary leaves
         # this one out (no val metric), and NaN marks the trial failed for Optuna.

@@ -45,10 +45,16 @@ from typing import Any
 
 import numpy as np
 
-from islr.atomic_io import atomic_path, temp_sibling, write_text_atomic
+from islr.atomic_io import (
+    atomic_path,
+    exclusive_lock,
+    fsync_file,
+    temp_sibling,
+    write_text_atomic,
+)
 from islr.data._util import default_workers, process_pool
 from islr.data._util import progress as progress_bar
-from islr.data.folds import assign_folds
+from islr.data.folds import assign_folds, split_by_fold
 from islr.data.reader import (
     SIGN_MAP_FILENAME,
     TRAIN_CSV_FILENAME,
@@ -185,11 +191,10 @@ class LandmarkCache:
         i = i % len(self)
         return self.points[self.offsets[i] : self.offsets[i + 1]]
 
-    def split(self, fold: int) -> tuple[np.ndarray, np.ndarray]:
-        """Indices (train, validation) for holding out ``fold``."""
-        if not 0 <= fold < self.num_folds:
-            raise ValueError(f"fold must be in 0..{self.num_folds - 1}, got {fold}")
-        return np.flatnonzero(self.folds != fold), np.flatnonzero(self.folds == fold)
+    def split(self, fold: int | None) -> tuple[np.ndarray, np.ndarray | None]:
+        """Indices (train, validation) holding out ``fold``; ``None``: all, no validation
+        (:func:`islr.data.folds.split_by_fold`)."""
+        return split_by_fold(self.folds, fold, self.num_folds)
 
     def __repr__(self) -> str:
         return (
@@ -334,28 +339,19 @@ def _shard_points(shard: str) -> np.ndarray:
 
 @contextmanager
 def cache_lock(cache_dir: str | Path) -> Iterator[None]:
-    """Hold the cache folder's exclusive lock (``<cache_dir>/.lock``, ``fcntl.flock``).
+    """Hold the cache folder's exclusive lock (``<cache_dir>/.lock``).
 
     Other processes building, checking or opening the same cache wait here; the lock is released
     by the kernel if the holder dies, so a killed builder never blocks the next one.
     """
     cache_dir = Path(cache_dir)
     cache_dir.mkdir(parents=True, exist_ok=True)
-    try:
-        import fcntl
-    except ImportError:  # not POSIX: no cross-process lock
+
+    def say_waiting() -> None:
+        log.info("%s: another process is building or checking this cache; waiting", cache_dir)
+
+    with exclusive_lock(cache_dir / _LOCK_NAME, on_wait=say_waiting):
         yield
-        return
-    fd = os.open(cache_dir / _LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            log.info("%s: another process is building or checking this cache; waiting", cache_dir)
-            fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # releases the lock
 
 
 def build_cache(
@@ -575,7 +571,7 @@ def _build_files(plan: _Plan, *, workers: int | None, progress: bool, t0: float)
         staged["skipped.csv"] = tmp = temp_sibling(cache_dir / "skipped.csv")
         tmp.write_text(text.getvalue(), "utf-8")
         for tmp in staged.values():
-            _fsync(tmp)
+            fsync_file(tmp)
         (cache_dir / "meta.json").unlink(missing_ok=True)  # unpublish the old cache
         for name, tmp in staged.items():
             os.replace(tmp, cache_dir / name)
@@ -600,11 +596,6 @@ def _build_files(plan: _Plan, *, workers: int | None, progress: bool, t0: float)
     return report
 
 
-def _fsync(path: Path) -> None:
-    with open(path, "rb") as f:
-        os.fsync(f.fileno())
-
-
 def _folds(pids: np.ndarray, num_folds: int, fold_seed: int, cache_dir: Path) -> np.ndarray:
     try:
         return assign_folds(pids, num_folds, fold_seed)
@@ -619,7 +610,7 @@ def _refold(cache_dir: Path, meta: dict, num_folds: int, fold_seed: int) -> None
     try:
         with open(tmp, "wb") as f:
             np.save(f, folds)
-        _fsync(tmp)
+        fsync_file(tmp)
         (cache_dir / "meta.json").unlink()
         os.replace(tmp, cache_dir / "folds.npy")
     finally:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["assign_folds"]
+__all__ = ["assign_folds", "split_by_fold"]
 
 
 def assign_folds(participant_ids: np.ndarray, num_folds: int = 5, seed: int = 0) -> np.ndarray:
@@ -38,3 +38,24 @@ def assign_folds(participant_ids: np.ndarray, num_folds: int = 5, seed: int = 0)
         fold_of[p] = f
         totals[f] += counts[p]
     return fold_of[inverse]
+
+
+def split_by_fold(
+    folds: np.ndarray, fold: int | None, num_folds: int
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Sample indices ``(train, validation)`` holding out ``fold``'s participants.
+
+    ``fold=None`` trains on every sample and has no validation side (``data.fold=all``).
+    Either side may be empty when a fold holds every or no sample; callers decide whether
+    that is an error.
+
+    Raises:
+        ValueError: ``fold`` not in ``0..num_folds-1``.
+    """
+    folds = np.asarray(folds)
+    if fold is None:
+        return np.arange(len(folds)), None
+    if not 0 <= fold < num_folds:
+        raise ValueError(f"fold must be in 0..{num_folds - 1}, got {fold}")
+    held_out = folds == fold
+    return np.flatnonzero(~held_out), np.flatnonzero(held_out)
