@@ -75,7 +75,7 @@ def setup_distribution(setting: str | None, batch_sizes: tuple[int, ...]) -> Dev
     if backend not in ("jax", "tensorflow"):
         raise ConfigError(
             f"trainer.distribution=data_parallel is implemented for KERAS_BACKEND=jax and "
-            f"tensorflow, not {backend} (see the README's 'Scaling up')"
+            f"tensorflow, not {backend} (see docs/scaling.md)"
         )
     n = len(devices)
     bad = [b for b in batch_sizes if b % n]
