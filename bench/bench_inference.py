@@ -109,7 +109,7 @@ def bench_model(
     name: str, lengths: list[int], runs: int, work: Path, twin: bool = False
 ) -> dict[str, float]:
     net = network(name, 0)
-    model = build_inference_model([net])
+    model = build_inference_model([net], max_len=None, output="logits")
     inputs = videos(lengths)
     t0 = time.perf_counter()
     files = export(model, work / name, VARIANTS)
@@ -187,7 +187,8 @@ def clip_set(work: Path, data: Path | None, count: int) -> tuple[str, list[np.nd
 def bench_ensemble(
     n: int, lengths: list[int], runs: int, work: Path, data: Path | None, clips: int
 ) -> None:
-    model = build_inference_model([network("reference", seed) for seed in range(n)])
+    nets = [network("reference", seed) for seed in range(n)]
+    model = build_inference_model(nets, max_len=None, output="logits")
     files = export(model, work / "ensemble", ("fp16",))
     runner = TFLiteRunner(files["fp16"], num_threads=1)
     mb = files["fp16"].stat().st_size / 2**20

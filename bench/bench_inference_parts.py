@@ -45,7 +45,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=200)
     args = parser.parse_args()
 
-    full = build_inference_model([network("reference", 0)])
+    full = build_inference_model([network("reference", 0)], max_len=None, output="logits")
     raw = keras.Input(batch_shape=(None, N_LANDMARKS, 3), name="inputs")
     front = keras.Model(
         raw, LandmarkFeatures()(SelectLandmarks()(AddBatchAxis()(raw))), name="front"

@@ -263,10 +263,10 @@ def test_ensemble_is_mean_of_logits(runs) -> None:
     frames = _frames(np.random.default_rng(5), 33)
     each = [keras_logits(n, frames) for n in nets]
     assert not np.allclose(each[0], each[1])  # two different networks
-    model = build_inference_model(nets, max_len=MAX_LEN)
+    model = build_inference_model(nets, max_len=MAX_LEN, output="logits")
     got = keras.ops.convert_to_numpy(model(frames))
     np.testing.assert_allclose(got, (each[0] + each[1]) / 2, atol=1e-5)
-    probs = build_inference_model(nets, output="probabilities")
+    probs = build_inference_model(nets, max_len=None, output="probabilities")
     mean = (each[0] + each[1]) / 2
     want = np.exp(mean - mean.max()) / np.exp(mean - mean.max()).sum()
     np.testing.assert_allclose(keras.ops.convert_to_numpy(probs(frames)), want, atol=1e-6)
@@ -288,7 +288,7 @@ def test_max_len_mismatch_is_refused(runs) -> None:
     from islr.export import build_inference_model, load_network
 
     with pytest.raises(ValueError, match="max_len"):
-        build_inference_model([load_network(runs[0])], max_len=MAX_LEN + 1)
+        build_inference_model([load_network(runs[0])], max_len=MAX_LEN + 1, output="logits")
 
 
 def test_parity_gate_refuses_corrupted_tflite(runs, ensemble_export, tmp_path, monkeypatch):

@@ -43,7 +43,7 @@ def _cases() -> dict[str, tuple]:
         # Three networks' logits [1, C] -> one video's scores [C].
         "ensemble_logits": (
             EnsembleHead,
-            {},
+            {"output": "logits"},
             logits,
             (CLASSES,),
             {"float32_by_default": True},
@@ -68,7 +68,7 @@ def test_ensemble_head_averages_logits_and_can_softmax() -> None:
     rng = np.random.default_rng(1)
     logits = [rng.normal(size=(1, CLASSES)).astype(np.float32) for _ in range(2)]
     mean = (logits[0] + logits[1])[0] / 2
-    np.testing.assert_allclose(np.asarray(EnsembleHead()(logits)), mean, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(EnsembleHead(output="logits")(logits)), mean, atol=1e-6)
     probs = np.asarray(EnsembleHead(output="probabilities")(logits))
     np.testing.assert_allclose(probs, np.exp(mean) / np.exp(mean).sum(), atol=1e-6)
     with pytest.raises(ValueError, match="output"):

@@ -13,9 +13,10 @@ import pkgutil
 
 import keras
 
+import islr.export.layers
 import islr.model
 from islr.config import group_config
-from islr.export import ExportSettings, export_models
+from islr.export import ExportSettings, build_inference_model, export_models
 from islr.model import apply_classifier, build_classifier, build_sign_model
 
 # What the trainer passes to the model (from data.max_len, the sign map, the schedule).
@@ -38,10 +39,10 @@ def _group_keys(group: str, option: str) -> set[str]:
     return set(group_config(group, option)) - {"_target_"}
 
 
-def _model_layers() -> list[type]:
-    """Every keras layer class defined in a module of ``islr.model`` with its own __init__."""
+def _layers(package) -> list[type]:
+    """Every keras layer class defined in a module of ``package`` with its own __init__."""
     found = []
-    for info in pkgutil.iter_modules(islr.model.__path__, "islr.model."):
+    for info in pkgutil.iter_modules(package.__path__, f"{package.__name__}."):
         module = importlib.import_module(info.name)
         for _, cls in inspect.getmembers(module, inspect.isclass):
             if (
@@ -65,7 +66,7 @@ def test_every_model_setting_is_a_required_argument_of_the_builders() -> None:
 
 
 def test_model_layers_take_every_setting_without_a_default() -> None:
-    layers = _model_layers()
+    layers = _layers(islr.model)
     names = {cls.__name__ for cls in layers}
     assert {"Conv1DBlock", "TransformerBlock", "MultiHeadSelfAttention", "LateDropout"} <= names
     for cls in layers:
@@ -88,3 +89,13 @@ def test_export_settings_are_the_export_group_without_defaults() -> None:
     shared = _parameters(export_models).keys() & _group_keys("export", "default")
     assert shared == {"out_dir"}
     assert _with_defaults(export_models) == set()
+
+
+def test_the_inference_model_takes_the_export_settings_without_defaults() -> None:
+    settings = _group_keys("export", "default") | {"max_len", "sign_map"}
+    assert _with_defaults(build_inference_model) & settings == set()
+    layers = _layers(islr.export.layers)
+    assert "EnsembleHead" in {cls.__name__ for cls in layers}
+    for cls in layers:
+        defaults = _with_defaults(cls.__init__) & settings
+        assert not defaults, f"{cls.__name__}.__init__ has defaults for {sorted(defaults)}"

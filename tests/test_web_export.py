@@ -41,7 +41,7 @@ def models(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("web_runs")
     run = make_run_dir(root, 31)
-    model = build_inference_model([load_network(run)])
+    model = build_inference_model([load_network(run)], max_len=None, output="logits")
     saved = tflite.write_saved_model(model, root / "saved_model")
     kaggle = tflite.TFLiteRunner(tflite.convert_saved_model(saved, "fp32"))
     web_tflite = convert_web_model(build_web_model(model, WINDOW))
@@ -122,7 +122,9 @@ def test_web_parity_gate_catches_a_different_model(models, tmp_path) -> None:
     assert len(results) == 2 * len(videos)  # NaN and garbage padding
     assert {r.frames for r in results} == {1, WINDOW}
 
-    other = build_inference_model([load_network(make_run_dir(tmp_path, 32))])
+    other = build_inference_model(
+        [load_network(make_run_dir(tmp_path, 32))], max_len=None, output="logits"
+    )
     wrong = WebModelRunner(convert_web_model(build_web_model(other, WINDOW)))
     with pytest.raises(ParityError, match="web"):
         check_web_parity(lambda f: _keras(model, f), wrong, videos, 1e-4)

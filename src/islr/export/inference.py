@@ -160,10 +160,7 @@ def _check_network(network: keras.Model, index: int) -> int:
 
 
 def build_inference_model(
-    networks: Sequence[keras.Model],
-    max_len: int | None = None,
-    *,
-    output: str = "logits",
+    networks: Sequence[keras.Model], *, max_len: int | None, output: str
 ) -> keras.Model:
     """Wrap trained networks into one raw-frame model: ``[T, 543, 3] -> [num_classes]``.
 
@@ -179,8 +176,8 @@ def build_inference_model(
         max_len: expected ``LandmarkFeatures.max_len`` of every network; ``None`` accepts
             whatever they use. A mismatch raises, so an export cannot silently change the
             sequence length a model was trained on.
-        output: ``"logits"`` (default: mean logits, as Kaggle's argmax needs) or
-            ``"probabilities"`` (softmax of the mean logits).
+        output: ``"logits"`` (mean logits, what Kaggle scores) or ``"probabilities"``
+            (softmax of the mean logits); ``export.output``.
 
     Raises:
         ValueError: no networks, wrong input/output shapes, differing class counts or

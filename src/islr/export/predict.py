@@ -70,7 +70,10 @@ def load_predictor(model: str | Path, num_threads: int | None = 1) -> Predictor:
         return Predictor(path, "tflite", runner, num_classes)
     if path.suffix == ".keras":
         net = load_network(path)
-        inference = net if is_inference_model(net) else build_inference_model([net])
+        if is_inference_model(net):
+            inference = net
+        else:  # a run's network: its logits (to_probabilities turns them into probabilities)
+            inference = build_inference_model([net], max_len=None, output="logits")
         return Predictor(
             path, "keras", lambda f: run_keras(inference, f), int(inference.output_shape[-1])
         )

@@ -19,12 +19,12 @@ class EnsembleHead(keras.layers.Layer):
     global policy unless a ``dtype`` is requested for it (honoured).
 
     Args:
-        output: ``"logits"`` (default; what Kaggle scores, argmax is unchanged) or
-            ``"probabilities"``.
+        output: ``"logits"`` (what Kaggle scores; argmax is the same either way) or
+            ``"probabilities"`` (``export.output``).
         dtype: dtype policy of the layer (``None``: float32, not the global policy).
     """
 
-    def __init__(self, output: str = "logits", dtype: Any = None, **kwargs: Any) -> None:
+    def __init__(self, output: str, dtype: Any = None, **kwargs: Any) -> None:
         super().__init__(dtype="float32" if dtype is None else dtype, **kwargs)
         if output not in OUTPUT_KINDS:
             raise ValueError(f"EnsembleHead: output must be one of {OUTPUT_KINDS}, got {output!r}")
