@@ -15,7 +15,7 @@ from islr.export.inference import (
     inference_copy,
     load_network,
 )
-from islr.export.parity import DEFAULT_TOLERANCES, ParityError, check_parity, parity_inputs
+from islr.export.parity import ParityError, check_parity, parity_inputs
 from islr.export.predict import (
     FilePrediction,
     PredictionRun,
@@ -33,7 +33,6 @@ from islr.export.tflite import (
 )
 
 __all__ = [
-    "DEFAULT_TOLERANCES",
     "ExportReport",
     "ExportSettings",
     "ExportedFile",

@@ -1,4 +1,8 @@
-"""The parity gate: a TFLite file must reproduce the Keras inference model before it ships."""
+"""The parity gate: a TFLite file must reproduce the Keras inference model before it ships.
+
+The bound per variant is ``export.tolerances`` (``conf/export/default.yaml`` says how it was
+chosen).
+"""
 
 from __future__ import annotations
 
@@ -9,13 +13,6 @@ import numpy as np
 
 from islr.errors import ExportError
 from islr.landmarks import LHAND, N_LANDMARKS, POINT_INDICES
-
-DEFAULT_TOLERANCES: dict[str, float] = {"fp32": 1e-4, "fp16": 5e-2, "dynamic": 0.5}
-"""Max |score difference| per variant. fp32 must match to float rounding (measured ~5e-6 on the
-reference model). The quantised bounds sit >= 10x above what bench/bench_inference.py measured
-on random-weight networks (fp16 ~2e-3, dynamic-range int8 ~4e-2 on the reference model);
-trained networks with larger logits may need a larger dynamic bound (config:
-``export.tolerances``)."""
 
 
 class ParityError(ExportError):
