@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; v = sys.version_info; sys.exit(0 if (3, 11) <= v[:2] <= (3, 13) else "islr needs Python 3.11-3.13, found %d.%d" % v[:2])'
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev,jax,cluster,tracking]"
+	$(PY) -m pip install --quiet -e ".[dev,jax,cluster,tracking,pose]"
 	$(BIN)/islr-extract --setup --quiet
 	touch $(STAMP)
 
