@@ -95,7 +95,7 @@ def main() -> None:
     from islr.augment.batched import BatchAugmentation
     from islr.model import build_sign_model
     from islr.train.pipeline import DEFAULT_BOUNDARIES, SequenceBatches
-    from islr.train.run import build_training_model
+    from islr.train.training_model import build_training_model
 
     if keras.backend.backend() != "jax":
         print(f"warning: KERAS_BACKEND={keras.backend.backend()}; this benchmark expects jax")

@@ -22,8 +22,9 @@ import numpy as np
 import pytest
 
 import islr.atomic_io as atomic_io
+from islr.atomic_io import write_json_atomic
 from islr.data import build_cache, open_cache
-from islr.train.callbacks import CheckpointState, read_training_state, write_json_atomic
+from islr.train.checkpoint import CheckpointState, read_training_state
 
 resource = pytest.importorskip("resource")  # POSIX only
 

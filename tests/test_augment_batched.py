@@ -22,7 +22,7 @@ from islr.augment import Augmenter, horizontal_flip, random_affine, temporal_res
 from islr.augment.batched import BatchAugmentation
 from islr.config import group_config
 from islr.landmarks import N_POINTS, PAD_VALUE
-from islr.train.callbacks import restore_rng_states, save_rng_states
+from islr.train.rng_state import restore_rng_states, save_rng_states
 from layer_test_case import run_layer_test
 
 pytestmark = pytest.mark.backend

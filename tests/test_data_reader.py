@@ -12,7 +12,6 @@ import pyarrow.parquet as pq
 import pytest
 
 from islr.data import (
-    DataError,
     LandmarkFileError,
     read_landmark_file,
     read_sign_map,
@@ -20,6 +19,7 @@ from islr.data import (
     resolve_path,
     write_landmark_file,
 )
+from islr.errors import DataError
 
 
 def _frames(n: int = 4, seed: int = 0) -> np.ndarray:

@@ -14,7 +14,8 @@ import pytest
 
 from fast_training import TINY_TRAINING, compose_train
 from islr.errors import DivergenceError, NonFiniteWeightsError
-from islr.train.callbacks import CheckpointState, DivergenceGuard, read_training_state
+from islr.train.checkpoint import CheckpointState, read_training_state
+from islr.train.divergence import DivergenceGuard
 
 
 def _small_model() -> keras.Model:

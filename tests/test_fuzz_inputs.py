@@ -21,7 +21,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from islr.data import DataError, build_cache, open_cache, read_landmark_file
+from islr.data import build_cache, open_cache, read_landmark_file
+from islr.errors import DataError
 
 N_PER_KIND = 60
 SEED = 12

@@ -50,12 +50,10 @@ def _metrics_csv(run_dir: Path) -> list[dict[str, float]]:
 
 # --- the config group -------------------------------------------------------------------------
 def test_logger_group_defaults_to_csv_and_combines_several() -> None:
-    from islr.train.loggers import (
-        CSVLogger,
-        MLflowLogger,
-        TensorBoardLogger,
-        build_loggers,
-    )
+    from islr.train.tracking.csv import CSVLogger
+    from islr.train.tracking.mlflow import MLflowLogger
+    from islr.train.tracking.run_loggers import build_loggers
+    from islr.train.tracking.tensorboard import TensorBoardLogger
 
     def kinds(overrides: list[str]) -> dict[str, type]:
         cfg = compose_train([*overrides, "paths.output_dir=/tmp/run"])
@@ -89,7 +87,7 @@ def test_a_missing_tracking_library_is_a_config_error(tmp_path: Path) -> None:
         "    sys.modules[name] = None  # as if not installed\n"
         "from hydra import compose, initialize_config_dir\n"
         "from islr.errors import ConfigError\n"
-        "from islr.train.loggers import build_loggers\n"
+        "from islr.train.tracking.run_loggers import build_loggers\n"
         f"with initialize_config_dir(config_dir={str(CONF_DIR)!r}, version_base='1.3'):\n"
         "    for name in ('tensorboard', 'mlflow'):\n"
         "        cfg = compose('train', overrides=[f'logger={name}', 'paths.output_dir=r'])\n"
@@ -111,7 +109,8 @@ def test_a_missing_tracking_library_is_a_config_error(tmp_path: Path) -> None:
 
 # --- TensorBoard ------------------------------------------------------------------------------
 def test_tensorboard_event_files_hold_scalars_images_and_config(tmp_path: Path) -> None:
-    from islr.train.loggers import RunInfo, TensorBoardLogger
+    from islr.train.tracking.base import RunInfo
+    from islr.train.tracking.tensorboard import TensorBoardLogger
 
     run_dir = tmp_path / "run"
     run_dir.mkdir()
@@ -167,7 +166,8 @@ def test_tensorboard_logger_never_imports_tensorflow(tmp_path: Path) -> None:
     code = (
         "import sys\n"
         "from pathlib import Path\n"
-        "from islr.train.loggers import RunInfo, TensorBoardLogger\n"
+        "from islr.train.tracking.base import RunInfo\n"
+        "from islr.train.tracking.tensorboard import TensorBoardLogger\n"
         "logger = TensorBoardLogger(Path('tb'))\n"
         "logger.start(RunInfo(Path('.'), params={'a': 1}, overrides=['a=1']))\n"
         "logger.log_epoch(1, {'loss': 1.0})\n"
@@ -186,7 +186,8 @@ def test_tensorboard_logger_never_imports_tensorflow(tmp_path: Path) -> None:
 
 # --- MLflow -----------------------------------------------------------------------------------
 def test_mlflow_run_is_continued_on_resume(tmp_path: Path) -> None:
-    from islr.train.loggers import MLflowLogger, RunInfo
+    from islr.train.tracking.base import RunInfo
+    from islr.train.tracking.mlflow import MLflowLogger
 
     db = tmp_path / "logs" / "mlflow.db"
 
@@ -231,7 +232,7 @@ def test_mlflow_run_is_continued_on_resume(tmp_path: Path) -> None:
 def test_training_with_every_logger(tiny_root, tiny_cache, tmp_path):
     """``logger=many``: TensorBoard and MLflow hold the run's metrics.csv, plots and config."""
     from islr.train import train
-    from islr.train.loggers import log_export
+    from islr.train.tracking.run_loggers import log_export
 
     run_dir = tmp_path / "logs" / "train" / "runs" / "r1"
     cfg = compose_train(

@@ -82,9 +82,10 @@ def test_nan_constant_and_tied_logits_score_zero() -> None:
 def test_final_evaluation_agrees_with_keras_metrics(tiny_root, tiny_cache) -> None:
     from hydra import compose, initialize_config_dir
 
+    from islr.train.datamodule import load_split, make_dataset
     from islr.train.losses import SparseCategoricalCrossentropyWithSmoothing
     from islr.train.metrics import evaluate_network
-    from islr.train.run import build_network, load_split, make_dataset
+    from islr.train.training_model import build_network
 
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = compose(

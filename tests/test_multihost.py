@@ -263,7 +263,7 @@ def test_each_process_resumes_the_same_run() -> None:
     """The process group is not a setting of the run: every process (its own process_id) and a
     requeued job (another coordinator) resume the checkpoint process 0 wrote."""
     from fast_training import compose_train
-    from islr.train.run import run_settings, settings_changes
+    from islr.train.resume import run_settings, settings_changes
 
     group = ["trainer.distribution=data_parallel", "trainer.multihost.num_processes=2"]
     first = compose_train([*group, "trainer.multihost.process_id=0"])

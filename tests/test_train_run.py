@@ -108,9 +108,10 @@ def _compose_eval(overrides: list[str]):
 def test_configured_callbacks_are_built_from_their_targets(tmp_path):
     import keras
 
-    from islr.train import ConfigError
-    from islr.train.callbacks import CheckpointState, EarlyStopOnPlateau
-    from islr.train.run import build_callbacks
+    from islr.errors import ConfigError
+    from islr.train.checkpoint import CheckpointState
+    from islr.train.early_stopping import EarlyStopOnPlateau
+    from islr.train.fitting import build_callbacks
 
     network = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
     kwargs = {"validate": True, "settings": {}, "state": None}
@@ -131,7 +132,8 @@ def test_configured_callbacks_are_built_from_their_targets(tmp_path):
 def test_config_errors_are_reported_before_training(tiny_root, tiny_cache, tmp_path):
     from hydra.errors import ConfigCompositionException
 
-    from islr.train import ConfigError, train
+    from islr.errors import ConfigError
+    from islr.train import train
 
     base = [*FAST, *_data(tiny_root, tiny_cache), f"paths.output_dir={tmp_path / 'run'}"]
     with pytest.raises(ConfigError, match=r"data.fold=7: no such fold"):
@@ -189,7 +191,8 @@ def test_resume_after_sigkill_matches_uninterrupted_run(tiny_root, tiny_cache, t
     assert [r["loss"] for r in hist_b] == pytest.approx([r["loss"] for r in hist_a], abs=1e-5)
 
     # Resuming with other settings is refused before any work, naming what changed.
-    from islr.train import ConfigError, train
+    from islr.errors import ConfigError
+    from islr.train import train
 
     changed = [*args, f"paths.output_dir={killed}", "resume=true", "optim.learning_rate=0.5"]
     with pytest.raises(ConfigError, match=r"optim\.learning_rate: 0\.\d+ -> 0\.5"):

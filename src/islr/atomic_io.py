@@ -7,17 +7,23 @@ the rename is atomic on one filesystem, and the temporary file is removed on any
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 __all__ = [
     "atomic_path",
     "exclusive_lock",
     "fsync_file",
+    "json_default",
     "temp_sibling",
     "write_bytes_atomic",
+    "write_json_atomic",
     "write_text_atomic",
 ]
 
@@ -76,6 +82,20 @@ def write_bytes_atomic(path: str | Path, data: bytes) -> None:
 def write_text_atomic(path: str | Path, text: str, encoding: str = "utf-8") -> None:
     """Write ``text`` to ``path`` atomically."""
     write_bytes_atomic(path, text.encode(encoding))
+
+
+def json_default(obj: Any) -> Any:
+    """``json.dumps``' ``default`` for numpy scalars and arrays (metrics, histories)."""
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def write_json_atomic(path: str | Path, payload: Any) -> None:
+    """Write ``payload`` as indented JSON to ``path`` atomically (numpy values included)."""
+    write_text_atomic(path, json.dumps(payload, indent=2, default=json_default) + "\n")
 
 
 @contextlib.contextmanager

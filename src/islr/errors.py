@@ -10,6 +10,7 @@ from pathlib import Path
 
 __all__ = [
     "ConfigError",
+    "DataError",
     "DivergenceError",
     "ExportAfterTrainingError",
     "ExportError",
@@ -19,6 +20,11 @@ __all__ = [
 
 class ConfigError(ValueError):
     """A configuration that cannot work (raised before any training, evaluation or export)."""
+
+
+class DataError(ValueError):
+    """Base class of every data problem islr reports (a bad input file, a damaged cache); the
+    message names the file and the problem."""
 
 
 class NonFiniteWeightsError(ValueError):

@@ -11,6 +11,7 @@ A training run directory (``logs/<task>/runs/<date>_<time>/``, Hydra's ``paths.o
     curves.png, confusion.png, confusions.csv, per_sign_accuracy.csv/.png
     .hydra/config.yaml                  the composed config
     export/                             an export directory (:class:`ExportLayout`)
+    mlflow_run.json                     the MLflow run recording it (logger=mlflow)
 
 The trainer writes these files, evaluation and export read them. This module sits below every
 stage (it imports nothing from islr), so ``train``, ``export`` and ``cli`` all name files
@@ -130,6 +131,21 @@ class RunLayout:
     def export(self) -> Path:
         """``export/``: where ``islr-train`` exports the run (an :class:`ExportLayout`)."""
         return self.run_dir / "export"
+
+    @property
+    def mlflow_run(self) -> Path:
+        """``mlflow_run.json``: the MLflow run recording this run (``logger=mlflow``)."""
+        return self.run_dir / "mlflow_run.json"
+
+    @property
+    def figures(self) -> tuple[Path, ...]:
+        """The run's figures: curves, confusions, per-sign accuracy."""
+        return (self.curves, self.confusion, self.per_sign_accuracy_png)
+
+    @property
+    def result_files(self) -> tuple[Path, ...]:
+        """The run's result tables: ``metrics.json``, ``metrics.csv``, per-sign accuracy."""
+        return (self.metrics_json, self.metrics_csv, self.per_sign_accuracy_csv)
 
 
 @dataclass(frozen=True)

@@ -21,9 +21,9 @@ from typing import TypeVar
 from omegaconf import DictConfig
 from omegaconf.errors import MissingMandatoryValue
 
-from islr.data.reader import DataError
 from islr.errors import (
     ConfigError,
+    DataError,
     DivergenceError,
     ExportAfterTrainingError,
     ExportError,

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from islr.cli._errors import run_command
-from islr.data.reader import DataError
+from islr.errors import DataError
 
 
 def parse_shard(text: str) -> tuple[int, int]:

@@ -17,7 +17,7 @@ from omegaconf import DictConfig
 
 from islr.cli._config import CONFIG_DIR
 from islr.cli._errors import run_hydra_task
-from islr.data.reader import DataError
+from islr.errors import DataError
 
 log = logging.getLogger("islr.extract")
 

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from islr.data.cache import build_cache
-from islr.data.reader import DataError
+from islr.errors import DataError
 
 
 def _parser() -> argparse.ArgumentParser:

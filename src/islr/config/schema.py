@@ -7,7 +7,7 @@ key (``trainer.epoch=3``) fails at composition with a message naming the key, be
 
 Fields typed ``Any`` take more than one kind of value (``data.fold``: an int or ``"all"``;
 ``trainer.jit_compile``: a bool or ``"auto"``); OmegaConf has no unions of these, so their
-values are checked by the code that reads them (``islr.train.run.check_config``).
+values are checked by the code that reads them (``islr.train.run_checks.check_config``).
 """
 
 from dataclasses import dataclass, field
@@ -161,7 +161,7 @@ class TrainerConfig:
 # --- callbacks/ --------------------------------------------------------------------------------
 @dataclass
 class CheckpointCallbackConfig:
-    """``callbacks.checkpoint``: :class:`islr.train.callbacks.CheckpointState` as a partial."""
+    """``callbacks.checkpoint``: :class:`islr.train.checkpoint.CheckpointState` as a partial."""
 
     _target_: str = MISSING
     _partial_: bool = MISSING
@@ -172,7 +172,7 @@ class CheckpointCallbackConfig:
 
 @dataclass
 class EarlyStoppingCallbackConfig:
-    """``callbacks.early_stopping``: :class:`islr.train.callbacks.EarlyStopOnPlateau`."""
+    """``callbacks.early_stopping``: :class:`islr.train.early_stopping.EarlyStopOnPlateau`."""
 
     _target_: str = MISSING
     monitor: str = MISSING

@@ -14,7 +14,6 @@ from islr.data.cache import (
 )
 from islr.data.folds import assign_folds
 from islr.data.reader import (
-    DataError,
     LandmarkFileError,
     read_landmark_file,
     read_sign_map,
@@ -34,7 +33,6 @@ __all__ = [
     "CacheError",
     "CacheMismatchError",
     "CacheReport",
-    "DataError",
     "LandmarkCache",
     "LandmarkFileError",
     "SyntheticSummary",

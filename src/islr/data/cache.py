@@ -58,13 +58,13 @@ from islr.data.folds import assign_folds, split_by_fold
 from islr.data.reader import (
     SIGN_MAP_FILENAME,
     TRAIN_CSV_FILENAME,
-    DataError,
     LandmarkFileError,
     read_landmark_file,
     read_sign_map,
     read_train_csv,
     resolve_path,
 )
+from islr.errors import DataError
 from islr.landmarks import N_POINTS, POINT_INDICES
 
 __all__ = [

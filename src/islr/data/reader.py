@@ -1,7 +1,8 @@
 """Readers for the Kaggle ISLR layout: landmark parquet files, ``train.csv`` and the sign map.
 
-Every problem with an input file raises a :class:`DataError` subclass whose message names the
-file and says what is wrong, so a bad file in a 94k-file data set is easy to find.
+Every problem with an input file raises a :class:`~islr.errors.DataError` subclass whose
+message names the file and says what is wrong, so a bad file in a 94k-file data set is easy to
+find.
 """
 
 from __future__ import annotations
@@ -16,13 +17,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from islr.errors import DataError
 from islr.landmarks import LANDMARK_TYPES, N_LANDMARKS
 
 __all__ = [
     "LANDMARK_COLUMNS",
     "SIGN_MAP_FILENAME",
     "TRAIN_CSV_FILENAME",
-    "DataError",
     "LandmarkFileError",
     "read_landmark_file",
     "read_sign_map",
@@ -47,10 +48,6 @@ _TYPE_NAMES = tuple(name for name, _ in LANDMARK_TYPES)
 _EXPECTED_TYPE = np.concatenate(
     [np.full(n, code, dtype=np.int8) for code, (_, n) in enumerate(LANDMARK_TYPES)]
 )
-
-
-class DataError(ValueError):
-    """Base class of every data problem islr reports."""
 
 
 class LandmarkFileError(DataError):

@@ -4,6 +4,7 @@ Never imports TensorFlow (works under any Keras backend).
 """
 
 from islr.train.awp import AWPModel, AWPSchedule
+from islr.train.datamodule import load_split
 from islr.train.evaluate import (
     Evaluation,
     classification_metrics,
@@ -26,7 +27,8 @@ from islr.train.pipeline import (
     drop_empty_frames,
     pad_batch,
 )
-from islr.train.run import ConfigError, load_split, parse_fold, train
+from islr.train.run import train
+from islr.train.run_checks import parse_fold
 from islr.train.sweep import CVSummaryCallback, summarize_runs
 
 __all__ = [
@@ -35,7 +37,6 @@ __all__ = [
     "AWPModel",
     "AWPSchedule",
     "CVSummaryCallback",
-    "ConfigError",
     "Evaluation",
     "Lookahead",
     "RAdam",

@@ -1,4 +1,5 @@
-"""Evaluate a trained network on a split: logits, top-1/top-5, loss, and the report files."""
+"""Evaluate a trained network on a split: logits, top-1/top-5, loss, and the report files
+(``islr-eval``, and the end of a training run)."""
 
 from __future__ import annotations
 
@@ -9,17 +10,25 @@ from typing import Any
 import keras
 from omegaconf import DictConfig
 
+from islr.atomic_io import write_json_atomic
+from islr.errors import ConfigError
 from islr.model import (  # importing islr.model registers the layers best.keras needs
     check_network_file,
     load_network_file,
 )
 from islr.run_layout import RunLayout
 from islr.train import reports
-from islr.train.callbacks import write_json_atomic
+from islr.train.checkpoint import CheckpointState
+from islr.train.datamodule import DataSplit, load_split, make_dataset
 from islr.train.metrics import Evaluation, classification_metrics, evaluate_network
-from islr.train.run import ConfigError, load_split, make_dataset
 
-__all__ = ["Evaluation", "classification_metrics", "evaluate_checkpoint", "evaluate_network"]
+__all__ = [
+    "Evaluation",
+    "classification_metrics",
+    "evaluate_best",
+    "evaluate_checkpoint",
+    "evaluate_network",
+]
 
 log = logging.getLogger(__name__)
 
@@ -66,3 +75,25 @@ def evaluate_checkpoint(cfg: DictConfig) -> dict[str, Any]:
     reports.write_evaluation_reports(out_dir, evaluation, split.sign_names)
     write_json_atomic(RunLayout(out_dir).metrics_json, result)
     return result
+
+
+def evaluate_best(
+    cfg: DictConfig, split: DataSplit, checkpointer: CheckpointState, layout: RunLayout
+) -> dict[str, Any]:
+    """The run's best checkpoint on its whole validation split, as ``{"val_top1": ...}``, with
+    the evaluation reports (``callbacks.reports.enabled``); empty without validation or a
+    saved best checkpoint."""
+    if split.val_indices is None or not checkpointer.save_best:
+        return {}
+    if not checkpointer.best_path.exists():
+        return {}
+    best = keras.saving.load_model(checkpointer.best_path, compile=False)
+    evaluation = evaluate_network(best, make_dataset(cfg, split, training=False))
+    if cfg.callbacks.reports.enabled:
+        reports.write_evaluation_reports(
+            layout.run_dir,
+            evaluation,
+            split.sign_names,
+            top_confusions=int(cfg.callbacks.reports.top_confusions),
+        )
+    return {f"val_{k}": v for k, v in evaluation.metrics.items()}

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from islr.data.reader import DataError
+from islr.errors import DataError
 
 __all__ = [
     "VIDEO_SUFFIXES",

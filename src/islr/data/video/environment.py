@@ -24,7 +24,7 @@ import sys
 import venv
 from pathlib import Path
 
-from islr.data.reader import DataError
+from islr.errors import DataError
 
 __all__ = [
     "MEDIAPIPE_REQUIREMENTS",
