@@ -5,6 +5,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# npm ci of the browser app's packages; re-run when the lock changes.
+NPM_STAMP := web/node_modules/.installed
 PYTEST_WORKERS ?= 2
 # Where the demo data and its cache live (gitignored).
 DEMO_DATA ?= data/synthetic
@@ -23,7 +25,15 @@ $(STAMP): pyproject.toml
 	$(BIN)/islr-extract --setup --quiet
 	touch $(STAMP)
 
-install: $(STAMP) ## Create .venv: islr with dev, jax and cluster extras, and MediaPipe's own env
+install: $(STAMP) $(NPM_STAMP) ## Create .venv: islr with dev, jax and cluster extras, and MediaPipe's own env, npm ci of web/
+
+# Without node/npm, exports skip their browser app (web/) and the browser tests are skipped.
+$(NPM_STAMP): web/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		npm ci --prefix web --no-audit --no-fund --loglevel=error && touch $(NPM_STAMP); \
+	else \
+		echo "node/npm not found: exports skip the browser app (get them with: apt-get install nodejs npm; then make install)"; \
+	fi
 
 extract-env: ## (Re)create MediaPipe's extraction environment (.venv/islr-mediapipe)
 	test -x $(BIN)/islr-extract || $(MAKE) install

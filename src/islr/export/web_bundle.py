@@ -39,6 +39,7 @@ from islr.export.web_settings import WebSettings
 from islr.landmarks import N_LANDMARKS
 from islr.model import load_network_file
 from islr.run_layout import SIGN_MAP_FILENAME, ExportLayout
+from islr.web_server import WEB_DIR
 
 __all__ = [
     "VENDOR_FILES",
@@ -54,8 +55,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-WEB_DIR = "web"
-"""The bundle's folder inside an export directory."""
 WEB_MODEL = "model.tflite"
 WEB_MODEL_INFO = "model.json"
 
