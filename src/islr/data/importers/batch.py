@@ -35,6 +35,7 @@ import pandas as pd
 from islr.atomic_io import exclusive_lock, write_text_atomic
 from islr.data._util import progress as progress_bar
 from islr.data.importers.aliases import SignNames
+from islr.data.importers.manifest import read_csv_cells
 from islr.data.reader import SIGN_MAP_FILENAME, TRAIN_CSV_FILENAME, DataError
 from islr.data.video.extract import build_sign_map
 from islr.data.writer import write_landmark_file
@@ -244,14 +245,7 @@ def import_recordings(
 def _read_rows(path: Path, columns: list[str]) -> pd.DataFrame:
     if not path.is_file():
         return pd.DataFrame(columns=columns)
-    try:
-        rows = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path}: cannot parse ({exc})") from None
-    missing = [c for c in columns if c not in rows.columns]
-    if missing:
-        raise DataError(f"{path}: missing column(s) {missing}; found {list(rows.columns)}")
-    return rows[columns]
+    return read_csv_cells(path, columns)[columns]
 
 
 def _write_index(

@@ -15,7 +15,7 @@ import pandas as pd
 
 from islr.data.reader import DataError
 
-__all__ = ["ManifestRow", "read_import_manifest"]
+__all__ = ["ManifestRow", "read_csv_cells", "read_import_manifest"]
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,22 @@ class ManifestRow:
     row: int  # line number in the file (the header is line 1)
 
 
+def read_csv_cells(path: Path, columns: list[str]) -> pd.DataFrame:
+    """A CSV file's cells as strings (empty cells as ``""``), with ``columns`` required.
+
+    Raises:
+        DataError: the file cannot be parsed or lacks a column, naming it.
+    """
+    try:
+        table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: cannot parse ({exc})") from None
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        raise DataError(f"{path}: missing column(s) {missing}; found {list(table.columns)}")
+    return table
+
+
 def read_import_manifest(manifest: str | Path) -> list[ManifestRow]:
     """The rows of ``manifest``.
 
@@ -39,12 +55,7 @@ def read_import_manifest(manifest: str | Path) -> list[ManifestRow]:
     manifest = Path(manifest)
     if not manifest.is_file():
         raise DataError(f"{manifest}: manifest not found")
-    try:
-        df = pd.read_csv(manifest, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise DataError(f"{manifest}: cannot parse ({exc})") from None
-    if "path" not in df.columns:
-        raise DataError(f"{manifest}: missing column 'path'; found {list(df.columns)}")
+    df = read_csv_cells(manifest, ["path"])
     rows = []
     for row, rec in enumerate(df.to_dict("records"), start=2):
         entry = str(rec["path"]).strip()
