@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from conftest import REAL_SAMPLE, SHARED_DATA, require_shared
-from islr.data import read_landmark_file, read_train_csv
+from islr.data import read_landmark_file, read_sign_map, read_train_csv
 from islr.data.importers import (
     SKIPPED_CSV,
     PoseFileError,
@@ -180,6 +180,16 @@ def test_real_pose_files_import_and_a_truncated_one_is_skipped(tmp_path) -> None
     for row in df.itertuples():
         frames = read_landmark_file(root / row.path)
         assert np.isfinite(frames[:, TYPE_OFFSETS["right_hand"]]).any()
+
+    # a second import into the same root adds its rows and keeps the map's indices
+    more = tmp_path / "dave" / "my sign"
+    more.mkdir(parents=True)
+    shutil.copy(POSE_DIR / "mediapipe_long.pose", more / "long.pose")
+    done = _import("pose", str(tmp_path / "dave"), "--out", str(root), "-q")
+    assert done.returncode == 0, done.stderr
+    assert len(read_train_csv(root)) == 3
+    sign_map, kaggle = read_sign_map(root), read_sign_map(None)
+    assert all(sign_map[s] == i for s, i in kaggle.items()) and sign_map["my sign"] == len(kaggle)
 
 
 def test_writer_checks_its_input_and_marks_missing_points(tmp_path) -> None:

@@ -36,7 +36,7 @@ from islr.atomic_io import exclusive_lock, write_text_atomic
 from islr.data._util import progress as progress_bar
 from islr.data.importers.aliases import SignNames
 from islr.data.importers.manifest import read_csv_cells
-from islr.data.reader import SIGN_MAP_FILENAME, TRAIN_CSV_FILENAME, DataError
+from islr.data.reader import SIGN_MAP_FILENAME, TRAIN_CSV_FILENAME, DataError, read_sign_map
 from islr.data.video.extract import build_sign_map
 from islr.data.writer import write_landmark_file
 from islr.landmarks import LHAND, RHAND
@@ -257,7 +257,8 @@ def _write_index(
     report: ImportReport,
 ) -> None:
     """Write the sign map, ``import_skipped.csv`` and (last) ``train.csv``, keeping the rows of
-    earlier runs that this run's work list does not cover."""
+    earlier runs that this run's work list does not cover. The sign map starts from
+    ``names.vocabulary``, else from the root's existing map (its indices never move)."""
     mine_paths = {i.relative_path for i in items}
     mine_sources = {str(i.source.resolve()) for i in items}
     with exclusive_lock(root / _STATE_DIR / "lock"):
@@ -267,7 +268,10 @@ def _write_index(
         ]
         rows = [list(r) for r in earlier.itertuples(index=False)]
         rows += [[i.relative_path, i.participant_id, i.sequence_id, s] for i, s in done.items()]
-        sign_map = build_sign_map({str(r[3]) for r in rows}, names.vocabulary)
+        base = names.vocabulary
+        if base is None and (root / SIGN_MAP_FILENAME).is_file():
+            base = read_sign_map(root)  # an earlier run's indices stay as they are
+        sign_map = build_sign_map({str(r[3]) for r in rows}, base)
         write_text_atomic(root / SIGN_MAP_FILENAME, _json_map(sign_map))
         earlier_skips = _read_rows(root / SKIPPED_CSV, _SKIPPED_COLUMNS)
         skips = [
