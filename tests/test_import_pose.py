@@ -216,3 +216,31 @@ def test_a_missing_pose_format_is_one_line_naming_the_extra(tmp_path) -> None:
         "islr-import: data error: .pose files need the pose-format package: "
         'pip install "islr[pose]"'
     )
+
+
+def test_world_landmarks_are_ignored_and_2d_files_get_zero_depth(tmp_path) -> None:
+    """A file pose-format writes with POSE_WORLD_LANDMARKS before the image-space pose, in XYC."""
+    from pose_format.numpy import NumPyPoseBody
+    from pose_format.pose_header import PoseHeader, PoseHeaderComponent, PoseHeaderDimensions
+
+    names = list(component_points("pose"))
+    components = [
+        PoseHeaderComponent(name, names, [(11, 12)], [(255, 0, 0)], "XYC")
+        for name in ("POSE_WORLD_LANDMARKS", "POSE_LANDMARKS")
+    ]
+    header = PoseHeader(0.2, PoseHeaderDimensions(200, 100, 0), components)
+    data = np.random.default_rng(0).uniform(1, 99, size=(4, 1, 66, 2)).astype(np.float32)
+    confidence = np.ones((4, 1, 66), np.float32)
+    confidence[2, 0, 33 + 5] = 0
+    pose = pose_format.Pose(header, NumPyPoseBody(30, data, confidence))
+    with open(tmp_path / "w.pose", "wb") as f:
+        pose.write(f)
+    frames = read_pose_file(tmp_path / "w.pose").frames
+    rows = slice(TYPE_OFFSETS["pose"], TYPE_OFFSETS["pose"] + 33)
+    expected = data[:, 0, 33:] / np.array([200, 100], np.float32)
+    expected[2, 5] = np.nan
+    np.testing.assert_allclose(frames[:, rows, :2], expected, rtol=1e-6)
+    assert (frames[:, rows, 2][np.isfinite(expected[..., 0])] == 0).all()
+    others = np.ones(543, bool)
+    others[rows] = False
+    assert np.isnan(frames[:, others]).all()
