@@ -39,7 +39,7 @@ generate_dataset(tmp + "/data", seed=0, workers=1, progress=False, **PRESETS["ti
 common = [
     "model=tiny", "model.dim=32", "model.num_heads=2", "augment=light",
     "data.max_len=32", "data.bucketing=false", "data.batch_size=8", "data.eval_batch_size=8",
-    "data.preprocess_workers=1", f"data.root={tmp}/data", f"data.cache_dir={tmp}/cache",
+    f"data.root={tmp}/data", f"data.cache_dir={tmp}/cache",
     "trainer.epochs=2", "trainer.limit_train_batches=3", "trainer.awp.lambda=0.1",
     "trainer.awp.start_epoch=1", "trainer.late_dropout_start_epoch=1",
     "export.enabled=false", "callbacks.reports.enabled=false", *sys.argv[3:],

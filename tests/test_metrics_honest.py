@@ -100,7 +100,6 @@ def test_final_evaluation_agrees_with_keras_metrics(tiny_root, tiny_cache) -> No
                 "data.bucketing=false",
                 "data.batch_size=16",
                 "data.eval_batch_size=12",  # a partial last batch: weight-0 filler rows
-                "data.preprocess_workers=1",
             ],
         )
     keras.utils.set_random_seed(0)

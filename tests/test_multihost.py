@@ -192,7 +192,6 @@ def test_two_processes_train_like_one_process_with_two_devices(
         "data.buckets=[16]",
         "data.batch_size=16",
         "data.eval_batch_size=16",
-        "data.preprocess_workers=1",
         f"data.root={tiny_root}",
         f"data.cache_dir={tiny_cache.cache_dir}",
         "trainer.epochs=2",

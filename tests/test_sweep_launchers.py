@@ -10,15 +10,30 @@ from pathlib import Path
 
 import pytest
 
-from fast_training import CONF_DIR, FAST
+from fast_training import CONF_DIR
+from islr.hydra_runtime import multirun_job
 from islr.train.devices import claim_gpu_for_job
 
 BIN = Path(sys.executable).parent
-ONE_SHORT_EPOCH = [
-    *FAST,
-    "trainer.epochs=1",
+# A user's first parallel sweep, as typed (it once failed in every job: the cache builder's
+# process pool could not start inside the launcher's loky worker).
+USER_SWEEP = [
+    "--multirun",
+    "hydra/launcher=parallel",
+    "hydra.launcher.n_jobs=3",
+    "experiment=demo",
+    "debug=fast",
+    "data.fold=0,1,2",
+]
+SMALLER = [  # size only
+    "model.dim=32",
+    "model.num_heads=2",
+    "data.max_len=32",
+    "data.batch_size=16",
     "trainer.limit_train_batches=2",
-    "callbacks.reports.enabled=false",
+    # the tiny data set's 200 files are read in the job's own process by default (one reader
+    # process per 512 files); 2 reader processes, as a real data set gets, take the pool path
+    "data.preprocess_workers=2",
 ]
 
 
@@ -30,13 +45,10 @@ def test_three_parallel_jobs_share_one_fresh_cache(tiny_root, tmp_path) -> None:
     done = subprocess.run(
         [
             str(BIN / "islr-train"),
-            "--multirun",
-            "hydra/launcher=parallel",
-            "hydra.launcher.n_jobs=3",
-            *ONE_SHORT_EPOCH,
+            *USER_SWEEP,
+            *SMALLER,
             f"data.root={tiny_root}",
             f"data.cache_dir={cache}",
-            "data.fold=0,1,2",
             f"hydra.sweep.dir={sweep}",
         ],
         capture_output=True,
@@ -46,9 +58,10 @@ def test_three_parallel_jobs_share_one_fresh_cache(tiny_root, tmp_path) -> None:
         cwd=tmp_path,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    logs = [(sweep / str(k) / "train.log").read_text() for k in range(3)]
+    logs = [(sweep / str(k) / "demo.log").read_text() for k in range(3)]
     built = [log for log in logs if "cache built" in log]
     assert len(built) == 1, "the cache must be built by exactly one job"
+    assert "with 2 process(es)" in built[0]
     assert all("cache built" in log or "up-to-date cache" in log for log in logs)
     summary = json.loads((sweep / "cv_summary.json").read_text())
     assert summary["num_jobs"] == 3 and sorted(j["fold"] for j in summary["jobs"]) == [0, 1, 2]
@@ -64,7 +77,7 @@ def test_gpu_per_job_rules(monkeypatch) -> None:
     monkeypatch.setenv("ISLR_NUM_GPUS", "4")
     monkeypatch.delenv("ISLR_CLAIMED_GPU", raising=False)
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
-    assert claim_gpu_for_job(None) is None  # not a multirun job
+    assert multirun_job() is None and claim_gpu_for_job(None) is None  # not a multirun job
     assert claim_gpu_for_job(6, enabled=False) is None
     assert claim_gpu_for_job(6) == "2" and os.environ["CUDA_VISIBLE_DEVICES"] == "2"
     assert claim_gpu_for_job(7) == "2"  # a reused worker keeps its GPU
