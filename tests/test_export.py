@@ -123,6 +123,8 @@ def exported(runs) -> Path:
               latency_frames: 32
               latency_runs: 3
               out_dir: ${paths.output_dir}/export
+              web: {enabled: false, window: 64, every: 8, top_k: 3, app_dir: null,
+                    node_modules: null}
             """
         )
     )

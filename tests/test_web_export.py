@@ -221,3 +221,52 @@ def test_export_web_skips_without_npm_packages(models, tmp_path, caplog) -> None
     assert result.status.startswith("skipped (npm packages missing in"), result.status
     assert result.files == [] and result.parity == []
     assert not (tmp_path / "export" / "web").exists()
+
+
+def _export(run: Path, out: Path, **web_changes):
+    """``export_models`` with the shipped settings, fp32 only, and ``web_changes``."""
+    import dataclasses
+
+    from islr.export import ExportSettings, export_models
+
+    shipped = ExportSettings.shipped()
+    settings = dataclasses.replace(
+        shipped,
+        variants=("fp32",),
+        submission_variant="fp32",
+        latency_runs=1,
+        web=dataclasses.replace(shipped.web, window=WINDOW, **web_changes),
+    )
+    return export_models([run], out, settings, max_len=None, sign_map=None)
+
+
+@needs_npm
+def test_export_writes_the_web_app_from_the_repository(models, tmp_path) -> None:
+    from islr.export.web_bundle import default_web_root
+
+    report = _export(models["run"], tmp_path / "export")
+    web = tmp_path / "export" / "web"
+    app = default_web_root() / "app"
+    for source in (p for p in app.rglob("*") if p.is_file() and not p.name.startswith(".")):
+        target = web / source.relative_to(app)
+        assert target.read_bytes() == source.read_bytes(), target
+    assert json.loads((web / "model.json").read_text())["window"] == WINDOW
+    saved = json.loads((tmp_path / "export" / "report.json").read_text())
+    assert saved["web"].startswith("written") and report.web == saved["web"]
+    rows = [r for r in saved["parity"] if r["variant"] == "web"]
+    assert rows and all(r["max_abs_diff"] <= r["tolerance"] for r in rows)
+    entry = next(f for f in saved["files"] if f["file"] == "web/model.tflite")
+    assert entry["median_latency_ms"] > 0 and entry["argmax_agreement"]
+    assert "`web/model.tflite`" in (tmp_path / "export" / "report.md").read_text()
+    assert not list(tmp_path.glob(".export.partial-*"))  # staged, then moved into place
+
+
+def test_export_without_npm_packages_still_exports(models, tmp_path) -> None:
+    empty = tmp_path / "node_modules"
+    empty.mkdir()
+    report = _export(models["run"], tmp_path / "export", node_modules=str(empty))
+    out = tmp_path / "export"
+    assert not (out / "web").exists()
+    assert (out / "model_fp32.tflite").is_file() and (out / "submission.zip").is_file()
+    assert report.web.startswith("skipped (npm packages missing in ")
+    assert f"web: {report.web}" in (out / "report.md").read_text()

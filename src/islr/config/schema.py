@@ -200,6 +200,18 @@ class CallbacksConfig:
 
 # --- export/ -----------------------------------------------------------------------------------
 @dataclass
+class WebExportConfig:
+    """``export.web``: the browser app written into ``<export>/web/``."""
+
+    enabled: bool = MISSING
+    window: int = MISSING
+    every: int = MISSING
+    top_k: int = MISSING
+    app_dir: Optional[str] = MISSING
+    node_modules: Optional[str] = MISSING
+
+
+@dataclass
 class ExportConfig:
     """``export``: the parity-checked TFLite export."""
 
@@ -212,6 +224,7 @@ class ExportConfig:
     latency_frames: int = MISSING
     latency_runs: int = MISSING
     out_dir: str = MISSING
+    web: WebExportConfig = field(default_factory=WebExportConfig)
 
 
 # --- paths/ ------------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from islr.export.steps import (
     write_submission,
     write_tflite_variants,
 )
+from islr.export.web_bundle import write_web_app
 from islr.run_layout import RunLayout
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,8 @@ def export_models(
 
     Writes into ``out_dir``: ``model.keras`` (raw-frame inference model), ``saved_model/``
     (if kept), ``model_<variant>.tflite`` per variant, ``submission.zip`` (``model.tflite`` =
-    the submission variant), the sign map, ``report.json`` and ``report.md``. Everything is
+    the submission variant), the sign map, ``web/`` (the browser app, when the npm packages
+    are installed), ``report.json`` and ``report.md``. Everything is
     written into a temporary sibling and moved into place only after every TFLite variant
     passed the parity gate.
 
@@ -68,6 +70,7 @@ def export_models(
         write_inference_keras(job)
         write_saved_model(job)
         write_tflite_variants(job)  # the parity gate
+        write_web_app(job)  # the browser app, its model through the same gate
         measure_latency(job)
         write_submission(job)
         write_sign_map(job)

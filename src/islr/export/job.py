@@ -53,6 +53,7 @@ class ExportJob:
         files: what the steps wrote, in report order.
         parity: every parity comparison.
         runners: ``file name -> scores function`` of each file whose latency is measured.
+        web: what the browser-app step did (``written (...)`` / ``skipped (why)``).
     """
 
     settings: ExportSettings
@@ -68,6 +69,7 @@ class ExportJob:
     files: list[ExportedFile] = field(default_factory=list)
     parity: list[ParityResult] = field(default_factory=list)
     runners: dict[str, Callable[[np.ndarray], np.ndarray]] = field(default_factory=dict)
+    web: str | None = None
 
     @property
     def staged(self) -> ExportLayout:

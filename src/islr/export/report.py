@@ -36,6 +36,8 @@ class ExportReport:
     latency_frames: int
     files: list[ExportedFile]
     parity: list[dict]
+    web: str | None = None
+    """The browser app (``web/``): ``written (...)`` or ``skipped (why)``."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -57,6 +59,8 @@ class ExportReport:
             lat = "" if f.median_latency_ms is None else f"{f.median_latency_ms:.2f} ms"
             name = f"`{f.file}`" + (" (eager Keras call)" if f.file == INFERENCE_KERAS else "")
             lines.append(f"| {name} | {_human(f.size_bytes)} | {diff} | {agree} | {lat} |")
+        if self.web is not None:
+            lines += ["", f"web: {self.web}"]
         return "\n".join(lines) + "\n"
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from islr.export import tflite
+from islr.export.web_settings import WebSettings
 
 __all__ = ["ExportSettings"]
 
@@ -29,6 +30,7 @@ class ExportSettings:
         latency_frames: frames of the video whose latency ``report.md`` states.
         latency_runs: calls the median latency is taken over (one thread).
         out_dir: destination (``None``: the caller's choice, e.g. ``<run dir>/export``).
+        web: the browser app (``<export>/web/``), :class:`~islr.export.web_settings.WebSettings`.
     """
 
     enabled: bool
@@ -40,8 +42,11 @@ class ExportSettings:
     latency_frames: int
     latency_runs: int
     out_dir: str | None
+    web: WebSettings
 
     def __post_init__(self) -> None:
+        if not isinstance(self.web, WebSettings):
+            object.__setattr__(self, "web", WebSettings.from_config(self.web))
         object.__setattr__(self, "variants", tuple(self.variants))
         object.__setattr__(self, "tolerances", {k: float(v) for k, v in self.tolerances.items()})
         if not self.variants:

@@ -145,6 +145,7 @@ def write_report(job: ExportJob) -> ExportReport:
         latency_frames=job.settings.latency_frames,
         files=job.files,
         parity=[r.to_dict() for r in job.parity],
+        web=job.web,
     )
     job.staged.report_json.write_text(json.dumps(report.to_dict(), indent=2), encoding="utf-8")
     job.staged.report_md.write_text(report.to_markdown(), encoding="utf-8")

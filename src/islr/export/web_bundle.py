@@ -23,6 +23,7 @@ import numpy as np
 import islr
 from islr.data.reader import read_sign_map
 from islr.export.inference import inference_max_len, run_keras
+from islr.export.job import ExportJob
 from islr.export.parity import ParityResult, parity_inputs
 from islr.export.report import ExportedFile
 from islr.export.web_model import (
@@ -50,6 +51,7 @@ __all__ = [
     "default_web_root",
     "export_web",
     "find_web_sources",
+    "write_web_app",
     "write_web_bundle",
 ]
 
@@ -306,3 +308,30 @@ def bundle_export(export_dir: str | Path, settings: WebSettings, tolerance: floa
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return result
+
+
+def write_web_app(job: ExportJob) -> None:
+    """The export's web step: :func:`export_web` into the staged export, recorded in the job.
+
+    The web model's file joins the report (with its parity bound and, measured later, its
+    latency on one window); ``job.web`` says whether the bundle was written or why not.
+
+    Raises:
+        ParityError: the web model does not reproduce the inference model.
+    """
+    result = export_web(
+        job.staged.out_dir,
+        job.model,
+        job.sign_map,
+        job.settings.web,
+        output=job.settings.output,
+        videos=job.parity_inputs,
+        keras_fn=job.keras_scores,
+        tolerance=job.settings.tolerances["fp32"],
+    )
+    job.files.extend(result.files)
+    job.parity.extend(result.parity)
+    job.web = result.status
+    if result.files:
+        model_file = result.files[0].file
+        job.runners[model_file] = WebModelRunner(job.staged.out_dir / model_file)
