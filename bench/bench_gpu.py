@@ -2,7 +2,7 @@
 
 What a training run on one accelerator does, without the data set: realistic skewed clip lengths
 (log-normal around ~30 frames, tail to several hundred, as in the Kaggle data) bucketed by the
-input pipeline (``augment.on_device=true``: the host only gathers and pads), the recipe's
+input pipeline (the host only gathers and pads), the recipe's
 augmentations inside the compiled step (``BatchAugmentation``), the ``reference`` model under
 ``mixed_bfloat16``. Prints:
 
@@ -90,11 +90,14 @@ def main() -> None:
     import keras
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from hydra.utils import instantiate
+
     from bench_pipeline import FlatSequences
-    from islr.augment import Augmenter
     from islr.augment.batched import BatchAugmentation
+    from islr.config import group_config
     from islr.model import build_sign_model
-    from islr.train.pipeline import DEFAULT_BOUNDARIES, SequenceBatches
+    from islr.train.batch_plan import DEFAULT_BOUNDARIES
+    from islr.train.pipeline import SequenceBatches
     from islr.train.training_model import build_training_model
 
     if keras.backend.backend() != "jax":
@@ -109,7 +112,7 @@ def main() -> None:
 
     num_classes = 250
     source = FlatSequences(args.samples, num_classes, seed=args.seed)
-    augmenter = Augmenter(max_len=args.max_len, on_device=True)
+    augmenter = instantiate(group_config("augment", "default", [f"data.max_len={args.max_len}"]))
     ds = SequenceBatches(
         source,
         np.arange(len(source)),
@@ -132,7 +135,7 @@ def main() -> None:
         "tiny": dict(dim=64, num_stacks=1, conv_blocks_per_stack=2, kernel_size=9, num_heads=4),
     }[args.model]
     network = build_sign_model(max_len=args.max_len, num_classes=num_classes, **sizes)
-    layer = None if args.no_augment else BatchAugmentation.from_augmenter(augmenter, seed=1)
+    layer = None if args.no_augment else BatchAugmentation.from_settings(augmenter, seed=1)
     model = build_training_model(network, 0.0, layer)
     model.compile(
         optimizer=keras.optimizers.AdamW(1e-3, weight_decay=1e-4),

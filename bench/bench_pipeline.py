@@ -1,36 +1,42 @@
-"""Host input-pipeline benchmark: numpy augmentation on the host vs. gather + pad only.
+"""Host input-pipeline benchmark: numpy augmentation per sample on the host vs. gather + pad only.
 
 From ONE run, on the same data (an in-memory cache: flat ``points`` / ``offsets`` arrays, as
 ``islr.data.LandmarkCache`` has; realistic skewed lengths, log-normal around ~30 frames with a
 tail to several hundred, undetected hands), single-threaded in this process (= one core):
 
-- today's path: ``SequenceBatches`` with the numpy ``Augmenter`` (per sample: drop all-NaN
-  frames, augment, pad);
-- the on-device path (``augment.on_device=true``): ``SequenceBatches`` only gathers and pads
-  (one vectorised gather per batch); the augmentations run in the compiled training step
-  (``islr.augment.BatchAugmentation``);
+- numpy on the host, as islr trained before the batched layer: per sample drop all-NaN
+  frames, augment with the numpy test oracle (``tests/augment_oracle.py``), pad;
+- islr's path: ``SequenceBatches`` only gathers and pads; the augmentations run in the
+  compiled training step (``islr.augment.BatchAugmentation``);
 - their ratio, and, for information, what the batched augmentation costs per batch on this
   machine's CPU under the current Keras backend (on a GPU it is a small part of a step).
 
 The two host paths are timed in alternating rounds (best round each), so that the load of a
 shared machine hits both alike. The last line is ``host pipeline: <N> samples/s per core`` for
-the on-device path.
+islr's path.
 """
 
 from __future__ import annotations
 
 import argparse
 import platform
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import keras
 import numpy as np
 
-from islr.augment import Augmenter
+from islr.augment import AugmentSettings
 from islr.augment.batched import BatchAugmentation
 from islr.landmarks import N_POINTS
-from islr.train.pipeline import DEFAULT_BOUNDARIES, SequenceBatches
+from islr.train.batch_plan import DEFAULT_BOUNDARIES, pad_length
+from islr.train.gather import drop_empty_frames, pad_batch
+from islr.train.pipeline import SequenceBatches
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from augment_oracle import augment, settings_of  # the numpy oracle (test code)
 
 
 class FlatSequences:
@@ -60,6 +66,24 @@ def time_batches(ds: SequenceBatches, batches: list[int]) -> float:
     """Samples per second of serving ``batches`` of ``ds`` in this thread."""
     t0 = time.perf_counter()
     samples = sum(len(ds[k][1]) for k in batches)
+    return samples / (time.perf_counter() - t0)
+
+
+def numpy_batch(ds: SequenceBatches, k: int, settings: AugmentSettings) -> np.ndarray:
+    """Batch ``k`` of ``ds`` augmented per sample in numpy (``(seed, epoch, index)`` streams)."""
+    seqs = []
+    for p in ds.plan()[k]:
+        i = int(ds.indices[p])
+        seq = drop_empty_frames(np.asarray(ds.source.sequence(i), dtype=np.float32))
+        rng = np.random.default_rng([ds.seed, ds.epoch, i])
+        seqs.append(augment(seq, rng, settings))
+    return pad_batch(seqs, pad_length(ds.boundaries, max(len(s) for s in seqs)))
+
+
+def time_numpy(ds: SequenceBatches, batches: list[int], settings: AugmentSettings) -> float:
+    """Samples per second of the numpy path on ``batches`` in this thread."""
+    t0 = time.perf_counter()
+    samples = sum(len(numpy_batch(ds, k, settings)) for k in batches)
     return samples / (time.perf_counter() - t0)
 
 
@@ -125,28 +149,27 @@ def main() -> None:
         seed=args.seed,
         boundaries=DEFAULT_BOUNDARIES,
     )
-    host = Augmenter(max_len=args.max_len)
-    device = Augmenter(max_len=args.max_len, on_device=True)
-    today = SequenceBatches(source, np.arange(len(source)), augmenter=host, **common)
-    new = SequenceBatches(source, np.arange(len(source)), augmenter=device, **common)
+    settings = settings_of(max_len=args.max_len)  # conf/augment/default.yaml
+    numpy_plan = SequenceBatches(source, np.arange(len(source)), **common)  # max_len window
+    new = SequenceBatches(source, np.arange(len(source)), augmenter=settings, **common)
     t0 = time.perf_counter()
-    new.frame_table()
+    new.frames.arrays()
     table_s = time.perf_counter() - t0
-    n = min(args.batches, len(today))
-    rates: dict[str, list[float]] = {"today": [], "new": []}
+    n = min(args.batches, len(new), len(numpy_plan))
+    rates: dict[str, list[float]] = {"numpy": [], "new": []}
     for r in range(args.rounds):
-        batches = [(r * n + k) % len(today) for k in range(n)]
-        rates["today"].append(time_batches(today, batches))
+        batches = [(r * n + k) % len(new) for k in range(n)]
+        rates["numpy"].append(time_numpy(numpy_plan, batches, settings))
         rates["new"].append(time_batches(new, batches))
     best = {k: max(v) for k, v in rates.items()}
-    ratio = best["new"] / best["today"]
+    ratio = best["new"] / best["numpy"]
 
     print(f"\n{'host path (1 core)':<44}{'samples/s':>12}")
-    print(f"{'today: numpy augmentation per sample':<44}{best['today']:>12.0f}")
-    print(f"{'on device: host gathers + pads only':<44}{best['new']:>12.0f}")
+    print(f"{'numpy augmentation per sample':<44}{best['numpy']:>12.0f}")
+    print(f"{'islr: host gathers + pads only':<44}{best['new']:>12.0f}")
     print(f"speed-up: {ratio:.1f}x samples/s per core (frame table built once in {table_s:.2f} s)")
 
-    layer = BatchAugmentation.from_augmenter(device, seed=args.seed)
+    layer = BatchAugmentation.from_settings(settings, seed=args.seed)
     x, _ = new[0]
     seconds = time_device(layer, x, args.device_repeats)
     print(

@@ -23,6 +23,7 @@ BENCHMARKS: dict[str, tuple[str, list[str], list[str], bool]] = {
     "model": ("bench_model.py", [], ["--steps", "3"], False),
     "train": ("bench_train.py", [], ["--steps", "5"], False),
     "pipeline": ("bench_pipeline.py", [], ["--samples", "4096", "--rounds", "2"], False),
+    "augment_paths": ("bench_augment_paths.py", [], ["--rounds", "1", "--epochs", "1"], False),
     "awp": ("bench_awp.py", [], ["--steps", "3"], False),
     "inference": ("bench_inference.py", [], ["--runs", "20"], True),
     "inference_parts": ("bench_inference_parts.py", [], ["--runs", "20"], True),

@@ -1,4 +1,5 @@
-"""Defining properties of the landmark augmentations and of the Augmenter pipeline."""
+"""Defining properties of the augmentations' numpy oracle (``augment_oracle``: what
+``tests/test_augment_batched.py`` checks the training layer against) and of the settings."""
 
 from __future__ import annotations
 
@@ -6,17 +7,20 @@ import numpy as np
 import pytest
 from hydra.utils import instantiate
 
-from islr import landmarks
-from islr.augment import (
-    Augmenter,
+from augment_oracle import (
+    augment,
     blank_box,
     horizontal_flip,
     random_affine,
     random_crop,
+    recipe,
+    settings_of,
     spatial_cutout,
     temporal_mask,
     temporal_resample,
 )
+from islr import landmarks
+from islr.augment import SETTINGS, AugmentSettings
 from islr.config import group_config
 
 N = landmarks.N_POINTS
@@ -37,13 +41,14 @@ def rng_of(seed: int) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
+RECIPE_7 = settings_of(max_len=7, resample_p=1, affine_p=1, cutout_p=1)
 RANDOM_OPS = {
     "resample": lambda x, r: temporal_resample(x, r),
     "crop": lambda x, r: random_crop(x, r, max_len=7),
     "affine": lambda x, r: random_affine(x, r),
     "temporal_mask": lambda x, r: temporal_mask(x, r),
     "cutout": lambda x, r: spatial_cutout(x, r),
-    "augmenter": lambda x, r: Augmenter(max_len=7, resample_p=1, affine_p=1, cutout_p=1)(x, r),
+    "augmenter": lambda x, r: augment(x, r, RECIPE_7),
 }
 ALL_OPS = {**RANDOM_OPS, "flip": lambda x, r: horizontal_flip(x)}
 
@@ -249,64 +254,68 @@ def test_spatial_cutout_blanks_a_square_box_in_every_frame() -> None:
     assert max(counts) >= 4
 
 
-# --- Augmenter ------------------------------------------------------------------------------------
-def test_augmenter_disabled_and_all_off_are_identity() -> None:
+# --- the pipeline ---------------------------------------------------------------------------------
+ZERO = dict(resample_p=0, flip_p=0, affine_p=0, temporal_mask_p=0, cutout_p=0)
+
+
+def test_pipeline_disabled_and_all_off_are_identity() -> None:
     x = make_seq(30)
-    off = Augmenter(enabled=False)(x, rng_of(0))
+    off = augment(x, rng_of(0), settings_of(enabled=False, max_len=None))
     np.testing.assert_array_equal(off, x)
     assert off is not x
-    zero = dict(resample_p=0, flip_p=0, affine_p=0, temporal_mask_p=0, cutout_p=0)
-    np.testing.assert_array_equal(Augmenter(max_len=None, **zero)(x, rng_of(0)), x)
-    only_flip = Augmenter(max_len=None, **{**zero, "flip_p": 1})(x, rng_of(0))
+    np.testing.assert_array_equal(augment(x, rng_of(0), settings_of(max_len=None, **ZERO)), x)
+    only_flip = augment(x, rng_of(0), settings_of(max_len=None, **{**ZERO, "flip_p": 1}))
     np.testing.assert_array_equal(only_flip, horizontal_flip(x))
 
 
-def test_augmenter_applies_each_step_with_its_probability() -> None:
+def test_pipeline_applies_each_step_with_its_probability() -> None:
     x = make_seq(20, nan_hand=False)
-    zero = dict(resample_p=0, flip_p=0, affine_p=0, temporal_mask_p=0, cutout_p=0)
-    flip = Augmenter(max_len=None, **{**zero, "flip_p": 0.3})
-    mask = Augmenter(max_len=None, **{**zero, "temporal_mask_p": 0.7})
+    flip = settings_of(max_len=None, **{**ZERO, "flip_p": 0.3})
+    mask = settings_of(max_len=None, **{**ZERO, "temporal_mask_p": 0.7})
     flipped = horizontal_flip(x)
-    n_flip = sum(np.array_equal(flip(x, rng_of(s)), flipped) for s in range(300))
-    n_mask = sum(np.isnan(mask(x, rng_of(s))).any() for s in range(300))
+    n_flip = sum(np.array_equal(augment(x, rng_of(s), flip), flipped) for s in range(300))
+    n_mask = sum(np.isnan(augment(x, rng_of(s), mask)).any() for s in range(300))
     assert 60 <= n_flip <= 120  # expected 90
     assert 180 <= n_mask <= 240  # expected 210
 
 
-def test_augmenter_always_crops_and_keeps_at_least_one_frame() -> None:
-    aug = Augmenter(max_len=16)
+def test_pipeline_always_crops_and_keeps_at_least_one_frame() -> None:
+    s16 = settings_of(max_len=16)
     for seed in range(30):
-        out = aug(make_seq(40, seed), rng_of(seed))
+        out = augment(make_seq(40, seed), rng_of(seed), s16)
         assert 1 <= out.shape[0] <= 16 and out.shape[1:] == (N, 3)
     for seed in range(30):
-        assert aug(make_seq(1, seed, nan_hand=False), rng_of(seed)).shape[0] >= 1
+        assert augment(make_seq(1, seed, nan_hand=False), rng_of(seed), s16).shape[0] >= 1
 
 
-def test_augmenter_config_roundtrip_and_validation() -> None:
-    aug = Augmenter(max_len=64, flip_p=0.25, cutout_size=(0.1, 0.3), mask_value=0.0)
-    cfg = aug.get_config()
-    again = Augmenter.from_config(cfg)
-    assert again.get_config() == cfg
-    x = make_seq(50)
-    np.testing.assert_array_equal(aug(x, rng_of(5)), again(x, rng_of(5)))
+# --- the settings -------------------------------------------------------------------------------
+def test_settings_config_roundtrip_and_validation() -> None:
+    settings = settings_of(max_len=64, flip_p=0.25, cutout_size=(0.1, 0.3), mask_value=0.0)
+    cfg = settings.get_config()
+    assert AugmentSettings(**cfg).get_config() == cfg
+    assert list(cfg) == list(SETTINGS)
+    assert settings.replace(flip_p=1.0).flip_p == 1.0 and settings.flip_p == 0.25
     with pytest.raises(ValueError, match="flip_p"):
-        Augmenter(flip_p=1.5)
+        settings_of(flip_p=1.5)
     with pytest.raises(ValueError, match="max_len"):
-        Augmenter(max_len=0)
+        settings_of(max_len=0)
     with pytest.raises(ValueError, match="cutout_size"):
-        Augmenter(cutout_size=(0.5, 1.5))
-    with pytest.raises(TypeError, match="rng"):
-        aug(x, 0)  # type: ignore[arg-type]
+        settings_of(cutout_size=(0.5, 1.5))
+    with pytest.raises(ValueError, match="resample_scale"):
+        settings_of(resample_scale=(0.0, 1.0))
+    with pytest.raises(ValueError, match="affine_scale"):
+        settings_of(affine_scale=(1.2, 0.8))
+    with pytest.raises(TypeError, match="flip_p"):  # no defaults: the YAML states the values
+        AugmentSettings(**{k: v for k, v in recipe().items() if k != "flip_p"})
 
 
-def compose(name: str, max_len: int = 32) -> Augmenter:
+def compose(name: str, max_len: int = 32) -> AugmentSettings:
     return instantiate(group_config("augment", name, [f"data.max_len={max_len}"]))
 
 
 def test_yaml_presets_instantiate() -> None:
     default = compose("default")
-    expected = Augmenter(max_len=32).get_config()  # the constructor defaults are the recipe
-    assert default.get_config() == expected
+    assert isinstance(default, AugmentSettings) and default.max_len == 32
     # Recipe section 4 values.
     assert (default.resample_p, default.flip_p, default.affine_p) == (0.8, 0.5, 0.75)
     assert (default.temporal_mask_p, default.cutout_p) == (0.5, 0.5)
@@ -315,5 +324,5 @@ def test_yaml_presets_instantiate() -> None:
     assert compose("none").enabled is False
     light = compose("light")
     assert light.enabled and light.affine_rotate_deg[1] < default.affine_rotate_deg[1]
-    out = light(make_seq(80), rng_of(0))
+    out = augment(make_seq(80), rng_of(0), light)
     assert 1 <= out.shape[0] <= 32

@@ -1,12 +1,14 @@
 """BatchAugmentation: the recipe's augmentations as one Keras layer on padded batches.
 
-Three kinds of checks: (1) properties, as for the numpy ops (flip twice is the identity, NaN
+Three kinds of checks against an independent implementation, the numpy oracle
+(``augment_oracle``): (1) properties, as for the oracle's ops (flip twice is the identity, NaN
 stays NaN, blanked frames are one run of the right length, cutout points lie in one box,
 padding stays padding, identity in inference); (2) with fixed parameters (ranges of width 0,
-p = 1) the layer gives exactly what the numpy ops give, sample by sample; (3) with the
+p = 1) the layer gives exactly what the oracle's ops give, sample by sample; (3) with the
 recipe's random parameters, the distribution of outcomes over a few thousand samples matches
-the numpy ``Augmenter`` (decision rates within 0.05, two-sample Kolmogorov-Smirnov distance of
-continuous outcomes below 0.07: about 4 standard errors at 3,000 samples per side).
+the oracle's pipeline (decision rates within 0.05, two-sample Kolmogorov-Smirnov distance of
+continuous outcomes below 0.07: about 4 standard errors at 3,000 samples per side). The
+settings come from ``conf/augment/default.yaml`` (``recipe``), changed where a test says so.
 """
 
 from __future__ import annotations
@@ -17,8 +19,16 @@ import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
+from augment_oracle import (
+    augment,
+    horizontal_flip,
+    random_affine,
+    recipe,
+    settings_of,
+    temporal_resample,
+)
 from islr import landmarks
-from islr.augment import Augmenter, horizontal_flip, random_affine, temporal_resample
+from islr.augment import SETTINGS, AugmentSettings
 from islr.augment.batched import BatchAugmentation
 from islr.config import group_config
 from islr.landmarks import N_POINTS, PAD_VALUE
@@ -29,6 +39,11 @@ pytestmark = pytest.mark.backend
 
 LH = landmarks.GROUP_SLICES["lhand"]
 OFF = dict(resample_p=0.0, flip_p=0.0, affine_p=0.0, temporal_mask_p=0.0, cutout_p=0.0)
+
+
+def make_layer(seed: int | None = None, **changes) -> BatchAugmentation:
+    """The layer with the recipe's settings (``conf/augment/default.yaml``) and ``changes``."""
+    return BatchAugmentation(**recipe(**changes), seed=seed)
 
 
 def make_batch(
@@ -67,20 +82,20 @@ def check_padding(out: np.ndarray) -> np.ndarray:
 # --- (1) properties -------------------------------------------------------------------------
 def test_identity_in_inference() -> None:
     x = make_batch([7, 3, 12])
-    out = run(BatchAugmentation(max_len=4, seed=0), x, training=False)
+    out = run(make_layer(max_len=4, seed=0), x, training=False)
     np.testing.assert_array_equal(out, x)
 
 
 def test_disabled_only_keeps_max_len_frames() -> None:
     x = make_batch([7, 3, 12])
-    out = run(BatchAugmentation(max_len=5, enabled=False, seed=0), x)
+    out = run(make_layer(max_len=5, enabled=False, seed=0), x)
     np.testing.assert_array_equal(out, x[:, :5])
 
 
 def test_flip_twice_is_identity_and_matches_numpy() -> None:
     lengths = [9, 4, 1]
     x = make_batch(lengths)
-    layer = BatchAugmentation(max_len=None, seed=0, **{**OFF, "flip_p": 1.0})
+    layer = make_layer(max_len=None, seed=0, **{**OFF, "flip_p": 1.0})
     once = run(layer, x)
     for b, t in enumerate(lengths):
         np.testing.assert_array_equal(once[b, :t], horizontal_flip(x[b, :t]))
@@ -92,7 +107,7 @@ def test_flip_twice_is_identity_and_matches_numpy() -> None:
 def test_resample_with_fixed_scale_matches_numpy(scale: float) -> None:
     lengths = [1, 2, 5, 8, 13, 20]
     x = make_batch(lengths)
-    layer = BatchAugmentation(
+    layer = make_layer(
         max_len=None, seed=0, **{**OFF, "resample_p": 1.0, "resample_scale": (scale, scale)}
     )
     out = run(layer, x)
@@ -106,12 +121,12 @@ def test_resample_with_fixed_scale_matches_numpy(scale: float) -> None:
 
 
 def test_output_length_bound() -> None:
-    layer = BatchAugmentation(max_len=30)
+    layer = make_layer(max_len=30)
     assert layer.output_length(16) == 24 and layer.output_length(64) == 30
-    assert BatchAugmentation(max_len=30, resample_p=0.0).output_length(16) == 16
-    assert BatchAugmentation(resample_scale=(0.5, 0.8)).output_length(10) == 10
-    assert BatchAugmentation(resample_p=1.0, resample_scale=(0.5, 0.8)).output_length(10) == 8
-    out = run(BatchAugmentation(max_len=30, seed=1), make_batch([16, 3]))
+    assert make_layer(max_len=30, resample_p=0.0).output_length(16) == 16
+    assert make_layer(resample_scale=(0.5, 0.8)).output_length(10) == 10
+    assert make_layer(resample_p=1.0, resample_scale=(0.5, 0.8)).output_length(10) == 8
+    out = run(make_layer(max_len=30, seed=1), make_batch([16, 3]))
     assert out.shape == (2, 24, N_POINTS, 3)
 
 
@@ -120,7 +135,7 @@ def test_crop_keeps_a_random_window_of_max_len_frames() -> None:
     x = make_batch(lengths)
     # Make every frame recognisable: frame index in z of point 0.
     x[:, :, 0, 2] = np.where(x[:, :, 0, 2] == PAD_VALUE, PAD_VALUE, np.arange(12)[None, :])
-    out = run(BatchAugmentation(max_len=5, seed=3, **OFF), x)
+    out = run(make_layer(max_len=5, seed=3, **OFF), x)
     assert out.shape[1] == 5
     starts = []
     for b, t in enumerate(lengths):
@@ -141,7 +156,7 @@ def test_affine_with_fixed_parameters_matches_numpy_and_keeps_nan() -> None:
         affine_rotate_deg=(20.0, 20.0),
         affine_shift=(-0.05, -0.05),
     )
-    out = run(BatchAugmentation(max_len=None, seed=0, **{**OFF, "affine_p": 1.0, **fixed}), x)
+    out = run(make_layer(max_len=None, seed=0, **{**OFF, "affine_p": 1.0, **fixed}), x)
     check_padding(out)
     for b, t in enumerate(lengths):
         ref = random_affine(
@@ -161,7 +176,7 @@ def test_temporal_mask_blanks_one_run_of_the_right_length() -> None:
     lengths = [10, 7, 1, 30, 5] * 4
     x = make_batch(lengths, seed=2)
     x[np.isnan(x)] = 0.5  # no undetected points: a blanked frame is all-NaN
-    layer = BatchAugmentation(
+    layer = make_layer(
         max_len=None,
         seed=5,
         **{**OFF, "temporal_mask_p": 1.0, "temporal_mask_size": (0.3, 0.3)},
@@ -183,7 +198,7 @@ def test_cutout_blanks_exactly_the_points_of_one_box() -> None:
     lengths = [8, 5, 12] * 5
     x = make_batch(lengths, seed=4)
     side = 0.3
-    layer = BatchAugmentation(
+    layer = make_layer(
         max_len=None, seed=6, **{**OFF, "cutout_p": 1.0, "cutout_size": (side, side)}
     )
     out = run(layer, x)
@@ -212,7 +227,7 @@ def test_cutout_blanks_exactly_the_points_of_one_box() -> None:
 def test_recipe_keeps_padding_and_max_len() -> None:
     lengths = list(range(1, 41))
     x = make_batch(lengths, pad_to=48)
-    out = run(BatchAugmentation(max_len=32, seed=7), x)
+    out = run(make_layer(max_len=32, seed=7), x)
     assert out.shape[1] == 32
     n = check_padding(out)
     assert (n >= 1).all() and (n <= 32).all()
@@ -220,25 +235,24 @@ def test_recipe_keeps_padding_and_max_len() -> None:
 
 
 # --- config, serialisation ----------------------------------------------------------------
-def test_config_round_trip_and_same_settings_as_the_augmenter() -> None:
+def test_config_round_trip_and_the_settings_of_the_yaml() -> None:
     cfg = OmegaConf.to_container(
         group_config("augment", "default", ["data.max_len=64"]), resolve=True
     )
-    cfg = {k: v for k, v in cfg.items() if k not in ("_target_", "on_device")}
-    cfg["max_len"] = 64
-    augmenter = Augmenter(**cfg)
-    layer = BatchAugmentation.from_augmenter(augmenter, seed=3)
+    cfg.pop("_target_")
+    settings = AugmentSettings(**cfg)
+    layer = BatchAugmentation.from_settings(settings, seed=3)
     config = layer.get_config()
-    expected = {k: v for k, v in augmenter.get_config().items() if k != "on_device"}
+    expected = settings.get_config()
     assert {k: config[k] for k in expected} == expected
     clone = BatchAugmentation.from_config(config)
     assert clone.get_config() == config
     restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(layer))
     assert restored.get_config() == config
     with pytest.raises(ValueError, match="flip_p"):
-        BatchAugmentation(flip_p=1.5)
+        make_layer(flip_p=1.5)
     with pytest.raises(ValueError, match="BatchAugmentation expects"):
-        BatchAugmentation()(np.zeros((1, 4, 10, 3), np.float32), training=True)
+        make_layer()(np.zeros((1, 4, 10, 3), np.float32), training=True)
 
 
 def test_rng_state_restored_from_a_checkpoint_gives_the_same_next_batch(tmp_path) -> None:
@@ -246,7 +260,7 @@ def test_rng_state_restored_from_a_checkpoint_gives_the_same_next_batch(tmp_path
 
     def wrapped(seed: int) -> keras.Model:
         inputs = keras.Input((None, N_POINTS, 3))
-        return keras.Model(inputs, BatchAugmentation(max_len=12, seed=seed)(inputs))
+        return keras.Model(inputs, make_layer(max_len=12, seed=seed)(inputs))
 
     model = wrapped(seed=11)
     first = np.asarray(keras.ops.convert_to_numpy(model(x, training=True)))
@@ -269,7 +283,7 @@ def test_rng_state_restored_from_a_checkpoint_gives_the_same_next_batch(tmp_path
 def test_trains_inside_fit_with_varying_lengths() -> None:
     """In a compiled train step (bucket lengths vary batch to batch), padding stays padding."""
     inputs = keras.Input((None, N_POINTS, 3))
-    aug = BatchAugmentation(max_len=20, seed=0)(inputs)
+    aug = make_layer(max_len=20, seed=0)(inputs)
     real = keras.layers.Lambda(lambda v: keras.ops.where(v == PAD_VALUE, 0.0, v))(aug)
     clean = keras.layers.Lambda(lambda v: keras.ops.nan_to_num(v, nan=0.0))(real)
     pooled = keras.layers.Lambda(lambda v: keras.ops.mean(v, axis=(1, 2)))(clean)
@@ -281,7 +295,7 @@ def test_trains_inside_fit_with_varying_lengths() -> None:
         assert np.isfinite(loss)
 
 
-# --- (3) the same distribution of outcomes as the numpy Augmenter -------------------------
+# --- (3) the same distribution of outcomes as the numpy oracle ----------------------------
 N_SAMPLES = 3000
 RATE_TOL = 0.05
 KS_TOL = 0.07
@@ -300,14 +314,15 @@ def sample_lengths(seed: int = 0) -> np.ndarray:
 
 
 def outcomes(settings: dict, seed: int = 0) -> tuple[list[np.ndarray], list[np.ndarray], list]:
-    """The same inputs through the numpy Augmenter (one rng per sample) and the layer."""
+    """The same inputs through the numpy oracle (one rng per sample) and the layer, with the
+    recipe's settings changed by ``settings``."""
     lengths = sample_lengths(seed)
     x = make_batch(lengths, pad_to=24, seed=seed)
     x[np.isnan(x)] = 0.5  # fully detected: every NaN in an output was blanked
-    augmenter = Augmenter(**settings)
-    layer = BatchAugmentation.from_augmenter(augmenter, seed=seed)
+    spec = settings_of(**settings)
+    layer = BatchAugmentation.from_settings(spec, seed=seed)
     inputs = [x[b, :t] for b, t in enumerate(lengths)]
-    ref = [augmenter(s, np.random.default_rng([seed, b])) for b, s in enumerate(inputs)]
+    ref = [augment(s, np.random.default_rng([seed, b]), spec) for b, s in enumerate(inputs)]
     got = []
     for start in range(0, N_SAMPLES, 500):
         out = run(layer, x[start : start + 500])
@@ -401,7 +416,7 @@ def test_keras_layer_contract(tmp_path) -> None:
     calls, mixed precision: float32 unless asked, .keras round trip); one seed-state variable."""
     run_layer_test(
         BatchAugmentation,
-        {"max_len": 16, "seed": 3},
+        {**recipe(max_len=16), "seed": 3},
         np.nan_to_num(make_batch([12, 5, 9], pad_to=12), nan=0.5),
         (3, 12, N_POINTS, 3),  # identity outside training
         tmp_path=tmp_path,
@@ -413,10 +428,10 @@ def test_keras_layer_contract(tmp_path) -> None:
 
 def test_augments_in_float32_under_a_mixed_policy() -> None:
     x = make_batch([12, 5, 9])
-    expected = run(BatchAugmentation(max_len=16, seed=3), x)
+    expected = run(make_layer(max_len=16, seed=3), x)
     keras.config.set_dtype_policy("mixed_bfloat16")
     try:
-        layer = BatchAugmentation(max_len=16, seed=3)
+        layer = make_layer(max_len=16, seed=3)
         out = layer(x, training=True)
     finally:
         keras.config.set_dtype_policy("float32")
@@ -424,13 +439,12 @@ def test_augments_in_float32_under_a_mixed_policy() -> None:
     np.testing.assert_array_equal(np.asarray(keras.ops.convert_to_numpy(out)), expected)
 
 
-def test_the_layer_states_no_defaults_of_its_own() -> None:
-    """Augmenter's defaults (the recipe's values) are the layer's: one place states them."""
-    from islr.augment.batched import SETTINGS
+def test_the_layer_states_no_settings_of_its_own() -> None:
+    """The YAML states the values (the schema the names): the layer requires every setting."""
+    from islr.config.schema import AugmentConfig
 
-    expected = {k: v for k, v in Augmenter().get_config().items() if k != "on_device"}
-    assert set(SETTINGS) == set(expected)
-    config = BatchAugmentation().get_config()
-    assert {k: config[k] for k in expected} == expected
-    with pytest.raises(ValueError, match="on_device"):  # decided already for the layer
-        BatchAugmentation(on_device=True)
+    assert set(SETTINGS) == set(AugmentConfig.__dataclass_fields__) - {"_target_"}
+    with pytest.raises(TypeError, match=r"missing setting.*flip_p"):
+        BatchAugmentation(**{k: v for k, v in recipe().items() if k != "flip_p"})
+    with pytest.raises(TypeError, match="missing setting"):
+        BatchAugmentation()

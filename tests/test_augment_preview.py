@@ -84,3 +84,16 @@ def test_cli_writes_one_png_per_requested_augmentation(
 def test_cli_missing_file_fails_clearly(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert augment_preview.main([str(tmp_path / "nope.parquet"), "--out", str(tmp_path)]) == 1
     assert "nope.parquet" in capsys.readouterr().err
+
+
+def test_each_preview_switches_on_its_augmentation_only() -> None:
+    previews = augment_preview.preview_settings(max_len=64, crop_len=5)
+    assert set(previews) == set(augment_preview.AUGMENTATIONS)
+    recipe = previews["augmenter"]
+    assert recipe.max_len == 64 and recipe.resample_p == 0.8  # conf/augment/default.yaml
+    for name, switch in (("flip", "flip_p"), ("cutout", "cutout_p"), ("crop", None)):
+        s = previews[name]
+        on = {p for p in ("resample_p", "flip_p", "affine_p", "temporal_mask_p", "cutout_p")}
+        assert {p for p in on if getattr(s, p) > 0} == ({switch} if switch else set())
+        assert s.max_len == (5 if name == "crop" else None)
+        assert s.cutout_size == recipe.cutout_size  # the recipe's ranges

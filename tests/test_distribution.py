@@ -112,7 +112,8 @@ print("RESULT " + json.dumps(np.asarray(net.predict(probe, verbose=0)).tolist())
 @pytest.mark.slow
 def test_tf_mirrored_two_devices_match_one_device(tmp_path) -> None:
     """MirroredStrategy on two logical CPUs equals one device (BatchNorm statistics, dropout
-    masks and AWP's perturbation over the global batch), and its network loads under JAX."""
+    masks, the augmentation's draws (``augment=light``) and AWP's perturbation over the global
+    batch), and its network loads under JAX."""
     import keras
     import numpy as np
 

@@ -3,8 +3,8 @@
 Two simulated CPU devices (``--xla_force_host_platform_device_count=2``, set before JAX starts,
 hence subprocesses): a run killed after its first checkpoint and resumed with ``resume=true``
 must end with the uninterrupted run's weights, optimizer state and losses, bit for bit -- with
-the augmentations on the device (``augment.on_device=true``: their random state is part of the
-checkpoint) and AWP switching on in the resumed epoch.
+the recipe's augmentations (their random state is part of the checkpoint) and AWP switching on
+in the resumed epoch.
 """
 
 from __future__ import annotations
@@ -42,7 +42,6 @@ def test_jax_data_parallel_resumes_exactly_after_sigkill(tiny_root, tiny_cache, 
         "trainer.limit_train_batches=3",
         "trainer.distribution=data_parallel",
         "augment=default",
-        "augment.on_device=true",
         "trainer.awp.lambda=0.2",
         "trainer.awp.start_epoch=1",
         "data.fold=all",  # no validation: compiling it would double the test's time

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import logging
 
+import keras
 import numpy as np
 import pytest
 
-from islr.augment import Augmenter
+from augment_oracle import settings_of
 from islr.landmarks import N_POINTS, PAD_VALUE
-from islr.train.pipeline import (
-    SequenceBatches,
-    bucket_boundaries,
-    count_valid_frames,
-    host_window,
-)
+from islr.train.batch_plan import bucket_boundaries, host_window
+from islr.train.gather import count_valid_frames, pad_batch
+from islr.train.pipeline import SequenceBatches
+from islr.train.sharding import Shard
 
 pytestmark = pytest.mark.backend
 
@@ -118,16 +117,11 @@ def test_eval_visits_every_sample_exactly_once_with_constant_batch_size():
     assert sum((ds[k][2] == 0).sum() for k in range(len(ds))) == 5 * 8 - 37
 
 
-def test_shuffle_and_augmentation_depend_only_on_seed_and_epoch():
+def test_shuffle_depends_only_on_seed_and_epoch():
     src = ArraySource([int(v) for v in np.random.default_rng(2).integers(2, 30, size=40)])
 
-    def jitter(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        return x + rng.normal(size=x.shape).astype(np.float32) * 1e-6
-
     def make(**kw):
-        return SequenceBatches(
-            src, range(40), batch_size=4, max_len=32, training=True, augmenter=jitter, **kw
-        )
+        return SequenceBatches(src, range(40), batch_size=4, max_len=32, training=True, **kw)
 
     def epoch_batches(ds):
         return [ds[k] for k in range(len(ds))]
@@ -146,22 +140,6 @@ def test_shuffle_and_augmentation_depend_only_on_seed_and_epoch():
     assert order(epoch_batches(make(seed=3))) == order(first)
 
 
-def test_augmenter_runs_in_training_only_and_result_is_cropped_to_max_len():
-    src = ArraySource([10, 12, 14, 16])
-
-    def stretch(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        return np.repeat(x, 3, axis=0)
-
-    train = SequenceBatches(
-        src, range(4), batch_size=4, max_len=20, training=True, augmenter=stretch
-    )
-    x, _ = train[0]
-    assert x.shape[1] == 20 and not (x == PAD_VALUE).any()
-    ev = SequenceBatches(src, range(4), batch_size=4, max_len=20, augmenter=stretch)
-    x, y, _ = ev[0]
-    assert [int((r[:, 0, 0] != PAD_VALUE).sum()) for r in x] == [10 + 2 * int(i) for i in y]
-
-
 def test_max_batches_and_bad_arguments():
     src = ArraySource([5] * 20)
     ds = SequenceBatches(src, range(20), batch_size=2, max_len=8, training=True, max_batches=3)
@@ -172,14 +150,32 @@ def test_max_batches_and_bad_arguments():
         SequenceBatches(src, range(20), batch_size=0)
     with pytest.raises(ValueError, match="max_batches"):
         SequenceBatches(src, range(20), batch_size=2, max_batches=0)
+    with pytest.raises(TypeError, match="AugmentSettings"):  # the numpy callables are gone
+        SequenceBatches(src, range(20), batch_size=2, augmenter=lambda x, rng: x)
+    with pytest.raises(ValueError, match="shards"):
+        SequenceBatches(src, range(20), batch_size=3, num_shards=2)
+    with pytest.raises(ValueError, match="shard_index"):
+        Shard(2, 2)
+    assert Shard(4, 1).rows(8) == slice(2, 4)
 
 
-def test_tf_spec_probe_gives_batches_zero_and_one_different_lengths():
-    src = ArraySource([5] * 12)
-    ds = SequenceBatches(src, range(12), batch_size=4, max_len=32, training=True)
-    assert ds[0][0].shape[1] == ds[1][0].shape[1] == 16
-    ds.tf_spec_probe = True
-    assert ds[0][0].shape[1] != ds[1][0].shape[1]
+def test_keras_sees_a_dynamic_time_axis_and_direct_indexing_the_real_lengths():
+    """Keras' TF adapter fixes its tf.data signature from batches 0 and 1: when it reads them
+    they get two lengths (the time axis stays dynamic); indexed directly, they are as planned."""
+    src = ArraySource([5] * 16)
+    ds = SequenceBatches(src, range(16), batch_size=4, max_len=32, training=True)
+    direct = [ds[k][0].shape[1] for k in range(len(ds))]
+    assert direct == [16] * 4  # every batch in the smallest bucket
+    if keras.backend.backend() != "tensorflow":
+        return
+    from keras.src.trainers.data_adapters.py_dataset_adapter import PyDatasetAdapter
+
+    spec = PyDatasetAdapter(ds).get_tf_dataset().element_spec
+    assert spec[0].shape.as_list() == [None, None, N_POINTS, 3]
+    assert [ds[k][0].shape[1] for k in range(len(ds))] == direct
+    # One training batch can give one shape only: it is always padded to the largest.
+    one = SequenceBatches(src, range(4), batch_size=4, max_len=32, training=True)
+    assert one[0][0].shape[1] == 32
 
 
 def test_works_on_the_real_cache(tiny_cache):
@@ -200,38 +196,41 @@ class FlatSource(ArraySource):
         self.offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
 
 
-def test_host_window_extends_only_for_on_device_resampling():
+def test_host_window_extends_only_for_resampling():
     assert host_window(32, None) == 32
-    assert host_window(32, Augmenter(max_len=32)) == 32  # host augmentation crops itself
-    assert host_window(32, Augmenter(max_len=32, on_device=True)) == 64  # 32 / 0.5
-    assert host_window(30, Augmenter(resample_scale=(0.8, 1.2), on_device=True)) == 38
-    assert host_window(32, Augmenter(resample_p=0.0, on_device=True)) == 32
-    assert host_window(32, Augmenter(enabled=False, on_device=True)) == 32
+    assert host_window(32, settings_of(max_len=32)) == 64  # 32 / 0.5
+    assert host_window(30, settings_of(resample_scale=(0.8, 1.2))) == 38
+    assert host_window(32, settings_of(resample_p=0.0)) == 32
+    assert host_window(32, settings_of(enabled=False)) == 32
 
 
 @pytest.mark.parametrize("training", [False, True])
-def test_batch_gather_gives_the_per_sample_batches(training):
+def test_cache_arrays_and_sequences_give_the_same_padded_batches(training):
+    """A source with the cache's flat arrays and one with sequences only give the same batches:
+    each sample's frames with a detected point (at most the window), padded at the end."""
     rng = np.random.default_rng(5)
     lengths = [int(v) for v in rng.integers(1, 90, size=45)]
     nan_frames = {i: list(range(0, lengths[i], 4)) for i in range(0, 45, 3)}
     nan_frames[7] = list(range(lengths[7]))  # nothing detected: skipped
-    aug = Augmenter(max_len=40, on_device=True) if training else None
+    aug = settings_of(max_len=40) if training else None
     kw = dict(batch_size=8, max_len=40, training=training, augmenter=aug, boundaries=[16, 32])
-    slow = SequenceBatches(ArraySource(lengths, nan_frames), range(45), **kw)
-    fast = SequenceBatches(FlatSource(lengths, nan_frames), range(45), **kw)
-    assert fast.gathers_in_batch and not slow.gathers_in_batch
-    assert len(fast) == len(slow) > 1
-    for k in range(len(fast)):
-        for a, b in zip(fast[k], slow[k], strict=True):
+    seqs = ArraySource(lengths, nan_frames)
+    flat = SequenceBatches(FlatSource(lengths, nan_frames), range(45), **kw)
+    copied = SequenceBatches(seqs, range(45), **kw)
+    assert len(flat) == len(copied) > 1
+    window = 80 if training else 40  # 40 / resample_scale[0]
+    for k in range(len(flat)):
+        batch = flat[k]
+        for a, b in zip(batch, copied[k], strict=True):
             np.testing.assert_array_equal(a, b)
-    fast.tf_spec_probe = slow.tf_spec_probe = True  # forced lengths go through both paths too
-    np.testing.assert_array_equal(fast[0][0], slow[0][0])
+        kept = [s[~np.isnan(s).all(axis=(1, 2))][:window] for s in (seqs.seqs[i] for i in batch[1])]
+        np.testing.assert_array_equal(batch[0], pad_batch(kept, batch[0].shape[1]))
 
 
-def test_on_device_augmenter_is_not_applied_and_long_sequences_keep_the_window():
+def test_training_batches_keep_the_window_of_the_augmentation():
     lengths = [10, 70, 100, 20]
     src = FlatSource(lengths)
-    aug = Augmenter(max_len=32, on_device=True)  # resample 0.5-1.5: the host keeps 64 frames
+    aug = settings_of(max_len=32)  # resample 0.5-1.5: the host keeps 64 frames
     ds = SequenceBatches(src, range(4), batch_size=4, max_len=32, training=True, augmenter=aug)
     assert ds.max_len == 64 and tuple(ds.boundaries) == (16, 32, 64)
     x, y = ds[0]

@@ -1,36 +1,16 @@
-"""islr.augment: augmentations of raw landmark sequences (``[T, 118, 3]``) for training.
+"""islr.augment: the recipe's augmentations of raw landmark sequences, for training.
 
-``Augmenter`` is the configurable numpy pipeline for one sequence (``conf/augment/*.yaml``); the
-individual, seeded augmentations live in ``islr.augment.ops``; ``islr.augment.preview`` draws
-them. ``BatchAugmentation`` (``islr.augment.batched``) applies the same settings to a padded
-batch as a Keras layer inside the compiled training step (``augment.on_device=true``); it is
-imported on first use, so importing ``islr.augment`` stays free of Keras.
+``AugmentSettings`` holds the six augmentations' settings (``conf/augment/*.yaml`` builds it;
+no Keras needed); ``BatchAugmentation`` (``islr.augment.batched``) applies them to a padded
+batch as a Keras layer inside the compiled training step; ``islr.augment.preview`` draws what
+they do. The layer is imported on first use, so importing ``islr.augment`` stays free of Keras.
 """
 
 from typing import Any
 
-from islr.augment.augmenter import Augmenter
-from islr.augment.ops import (
-    blank_box,
-    horizontal_flip,
-    random_affine,
-    random_crop,
-    spatial_cutout,
-    temporal_mask,
-    temporal_resample,
-)
+from islr.augment.settings import SETTINGS, AugmentSettings
 
-__all__ = [
-    "Augmenter",
-    "BatchAugmentation",
-    "blank_box",
-    "horizontal_flip",
-    "random_affine",
-    "random_crop",
-    "spatial_cutout",
-    "temporal_mask",
-    "temporal_resample",
-]
+__all__ = ["SETTINGS", "AugmentSettings", "BatchAugmentation"]
 
 
 def __getattr__(name: str) -> Any:

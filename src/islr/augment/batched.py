@@ -1,11 +1,18 @@
-"""``BatchAugmentation``: the recipe's augmentations on a padded batch, as one Keras layer.
+"""``BatchAugmentation``: the recipe's six augmentations on a padded batch, as one Keras layer.
 
-The batched, compiled counterpart of :class:`islr.augment.Augmenter`: the same six steps in the
-same order (resample in time, horizontal flip, random crop to ``max_len``, affine, temporal mask,
-spatial cutout), the same parameters and probabilities (it takes ``Augmenter``'s arguments, so
-one ``conf/augment/*.yaml`` configures both), and the same NaN conventions (see
-:mod:`islr.augment.ops`). It is written in ``keras.ops`` only, so it runs inside the compiled
-training step under TensorFlow and JAX, and the host only has to gather and pad.
+The steps, in order: resample in time, horizontal flip, random crop to ``max_len``, affine,
+temporal mask, spatial cutout, with the settings of :class:`islr.augment.AugmentSettings`
+(``conf/augment/*.yaml``). Written in ``keras.ops`` only, it runs inside the compiled training
+step under TensorFlow and JAX, so the host only has to gather and pad.
+
+NaN conventions, chosen so that augmentation never invents landmarks that were not detected:
+
+- resample: a value is NaN wherever an interpolation neighbour with a non-zero weight is NaN; a
+  position that falls exactly on an original frame copies it;
+- affine: x and y only; z is left unchanged (MediaPipe's z is a relative depth on another
+  scale, and the features use it only for the normalisation statistics);
+- the masks write ``mask_value`` (NaN: "not detected") into every coordinate of the blanked
+  frames / points.
 
 Padding: a batch ``[B, L, 118, 3]`` holds each sequence at the start of time, followed by frames
 whose every value is ``pad_value`` (the pipeline's convention; a sequence's length is the index
@@ -16,14 +23,15 @@ every sample's augmented frames come first, then padding.
 
 Randomness: every sample gets its own independent draws from ``keras.random`` with a tracked
 ``keras.random.SeedGenerator``, whose state is a (non-trainable) variable of the layer, so a
-checkpoint that stores the model's variables resumes the exact random stream. The layer is an
-identity in inference (``training=False``): it belongs in the training wrapper, never in an
-exported network.
+checkpoint that stores the model's variables resumes the exact random stream. Under
+``tf.distribute`` each replica keeps its rows of the global batch's draws
+(:func:`islr.replicas.global_batch_uniform`), so several replicas augment as one device does.
+The layer is an identity in inference (``training=False``): it belongs in the training
+wrapper, never in an exported network.
 """
 
 from __future__ import annotations
 
-import inspect
 import math
 from typing import Any
 
@@ -31,7 +39,8 @@ import keras
 from keras import ops
 
 from islr import landmarks
-from islr.augment.augmenter import Augmenter
+from islr.augment.settings import SETTINGS, AugmentSettings
+from islr.replicas import global_batch_uniform
 
 # Columns of the per-sample uniform draws (one fixed column per quantity, so that switching a
 # step on or off never shifts the draws of another step).
@@ -54,22 +63,14 @@ def _randint(u: Any, n: Any) -> Any:
     return ops.clip(k, 0, ops.maximum(n - 1, 0))
 
 
-SETTINGS: tuple[str, ...] = tuple(
-    name for name in inspect.signature(Augmenter).parameters if name != "on_device"
-)
-"""The ``Augmenter`` settings the layer takes as keywords (``on_device``, which says where the
-augmentation runs, is decided already for this layer)."""
-
-
 @keras.saving.register_keras_serializable(package="islr")
 class BatchAugmentation(keras.layers.Layer):
     """Apply the reference recipe's augmentations to a padded batch ``[B, L, 118, 3]``.
 
-    Every argument of :class:`islr.augment.Augmenter` (but ``on_device``) means the same here,
-    with the same default, and is validated the same way: the layer takes them as keywords and
-    hands them to an ``Augmenter``, the one place that states the recipe's values. Build one from
-    the other with :meth:`from_augmenter`. Each sample draws its own decisions and parameters,
-    independently, with the probabilities given.
+    Takes every setting of :class:`islr.augment.AugmentSettings` as a required keyword (the
+    values live in ``conf/augment/*.yaml``; :meth:`from_settings` builds the layer from them),
+    checked the same way. Each sample draws its own decisions and parameters, independently,
+    with the probabilities given.
 
     With ``training`` true: augments (or, with ``enabled=False``, keeps the first ``max_len``
     frames); otherwise returns the input unchanged.
@@ -78,9 +79,13 @@ class BatchAugmentation(keras.layers.Layer):
         pad_value: the value of every coordinate of a padding frame, on input and output.
         seed: seed of the layer's ``SeedGenerator`` (``None``: drawn from Keras' global seed).
         dtype: dtype policy (``None``: float32, never a mixed policy: coordinates need it).
-        **kwargs: the ``Augmenter`` settings (``max_len``, ``enabled``, ``resample_p``,
-            ``resample_scale``, ``flip_p``, ``affine_*``, ``temporal_mask_*``, ``cutout_*``,
-            ``mask_value``: :data:`SETTINGS`), and ``keras.layers.Layer`` arguments (``name``, ...).
+        **kwargs: the settings (``max_len``, ``enabled``, ``resample_p``, ``resample_scale``,
+            ``flip_p``, ``affine_*``, ``temporal_mask_*``, ``cutout_*``, ``mask_value``:
+            :data:`islr.augment.SETTINGS`), and ``keras.layers.Layer`` arguments (``name``, ...).
+
+    Raises:
+        TypeError: a setting is missing.
+        ValueError: a setting is out of range (see ``AugmentSettings``).
     """
 
     def __init__(
@@ -91,10 +96,12 @@ class BatchAugmentation(keras.layers.Layer):
         dtype: Any = None,
         **kwargs: Any,
     ) -> None:
-        settings = {name: kwargs.pop(name) for name in SETTINGS if name in kwargs}
+        missing = [name for name in SETTINGS if name not in kwargs]
+        if missing:
+            raise TypeError(f"BatchAugmentation: missing setting(s) {', '.join(missing)}")
+        settings = {name: kwargs.pop(name) for name in SETTINGS}
         super().__init__(dtype="float32" if dtype is None else dtype, **kwargs)
-        # Augmenter supplies the defaults, validates every setting and normalises the ranges.
-        self.spec = Augmenter(**settings)
+        self.spec = AugmentSettings(**settings)
         for name in SETTINGS:
             setattr(self, name, getattr(self.spec, name))
         self.pad_value = float(pad_value)
@@ -105,15 +112,13 @@ class BatchAugmentation(keras.layers.Layer):
         self.supports_masking = False
 
     @classmethod
-    def from_augmenter(cls, augmenter: Augmenter, **kwargs: Any) -> BatchAugmentation:
-        """The layer with ``augmenter``'s settings (``kwargs``: ``seed``, ``name``, ...)."""
-        settings = augmenter.get_config()
-        settings.pop("on_device", None)
-        return cls(**settings, **kwargs)
+    def from_settings(cls, settings: AugmentSettings, **kwargs: Any) -> BatchAugmentation:
+        """The layer with ``settings`` (``kwargs``: ``seed``, ``name``, ...)."""
+        return cls(**settings.get_config(), **kwargs)
 
     # -- shapes --------------------------------------------------------------------------------
     def _resamples(self) -> bool:
-        return self.enabled and self.resample_p > 0.0
+        return self.spec.resamples
 
     def _longest_scale(self) -> float:
         # Samples that are not resampled (p < 1) keep their length: scale 1.
@@ -169,7 +174,7 @@ class BatchAugmentation(keras.layers.Layer):
         steps = ops.cast(ops.cumsum(ops.ones_like(ops.cast(is_real, "int32")), axis=1), "int32")
         length = ops.max(ops.where(is_real, steps, 0), axis=1)  # [B] int32
 
-        u = keras.random.uniform((batch, _N_DRAWS), seed=self.seed_generator)
+        u = global_batch_uniform((batch, _N_DRAWS), self.seed_generator, "float32")
 
         def col(k: int) -> Any:
             return u[:, k]
@@ -271,8 +276,6 @@ class BatchAugmentation(keras.layers.Layer):
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
-        spec = self.spec.get_config()
-        spec.pop("on_device", None)
-        config.update(spec)
+        config.update(self.spec.get_config())
         config.update({"pad_value": self.pad_value, "seed": self.seed})
         return config

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from islr import landmarks
-from islr.augment.ops import check_sequence
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -41,6 +40,17 @@ HAND_CONNECTIONS: tuple[tuple[int, int], ...] = (
     (13, 17), (0, 17), (17, 18), (18, 19), (19, 20),
 )  # fmt: skip
 _HAND_EDGES = np.asarray(HAND_CONNECTIONS)
+
+
+def _check_sequence(x: np.ndarray, name: str) -> np.ndarray:
+    """``x`` as a float32 ``[T >= 1, 118, C >= 2]`` sequence."""
+    arr = np.asarray(x, dtype=np.float32)
+    if arr.ndim != 3 or arr.shape[0] < 1 or arr.shape[1] != landmarks.N_POINTS or arr.shape[2] < 2:
+        raise ValueError(
+            f"{name}: expected a sequence of shape [T>=1, {landmarks.N_POINTS}, coords>=2], got "
+            f"shape {arr.shape}"
+        )
+    return arr
 
 
 def _limits(sequences: Sequence[np.ndarray]) -> tuple[tuple[float, float], tuple[float, float]]:
@@ -93,16 +103,10 @@ def render_preview(
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
 
-    sequences = [check_sequence(original, "original")]
-    sequences += [check_sequence(a, f"augmented_list[{i}]") for i, a in enumerate(augmented_list)]
+    sequences = [_check_sequence(original, "original")]
+    sequences += [_check_sequence(a, f"augmented_list[{i}]") for i, a in enumerate(augmented_list)]
     if isinstance(n_frames, bool) or not isinstance(n_frames, int) or n_frames < 1:
         raise ValueError(f"n_frames: expected a positive integer, got {n_frames!r}")
-    for i, seq in enumerate(sequences):
-        if seq.shape[1] != landmarks.N_POINTS:
-            name = "original" if i == 0 else f"augmented_list[{i - 1}]"
-            raise ValueError(
-                f"{name}: expected {landmarks.N_POINTS} selected points, got {seq.shape[1]}"
-            )
     if labels is None:
         labels = [f"augmented {i + 1}" for i in range(len(augmented_list))]
     elif len(labels) != len(augmented_list):

@@ -2,8 +2,10 @@
 
 Reads a Kaggle landmark parquet, keeps the 118 selected points, drops frames in which all of them
 are undetected (as training does before augmenting) and writes one PNG per augmentation, plus one
-for the full ``Augmenter``, each showing the original and a few augmented samples. Single
-augmentations use the recipe's ranges and are always applied; the crop keeps half the frames
+for all of them together (``augmenter``: the recipe as training applies it), each showing the
+original and a few augmented samples. They come from the layer training runs
+(:class:`islr.augment.BatchAugmentation`) with the settings of ``conf/augment/default.yaml``;
+a single augmentation is always applied and the others are off; the crop keeps half the frames
 (``--crop-len``) so that its effect is visible on short clips.
 """
 
@@ -11,19 +13,18 @@ from __future__ import annotations
 
 import argparse
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from islr import landmarks
-from islr.augment import ops
-from islr.augment.augmenter import Augmenter
-from islr.cli._errors import run_command
+from islr.augment import AugmentSettings
+from islr.cli._errors import import_quietly, run_command
+from islr.config import group_config
 
 logger = logging.getLogger("islr.augment_preview")
 
-Transform = Callable[[np.ndarray, np.random.Generator], np.ndarray]
 AUGMENTATIONS: tuple[str, ...] = (
     "resample",
     "flip",
@@ -33,27 +34,60 @@ AUGMENTATIONS: tuple[str, ...] = (
     "cutout",
     "augmenter",
 )
+# The probability that switches each augmentation on (the crop is on whenever max_len is set).
+_SWITCHES = ("resample_p", "flip_p", "affine_p", "temporal_mask_p", "cutout_p")
+_ONLY: dict[str, str | None] = {
+    "resample": "resample_p",
+    "flip": "flip_p",
+    "crop": None,
+    "affine": "affine_p",
+    "temporal_mask": "temporal_mask_p",
+    "cutout": "cutout_p",
+}
 
 
-def build_transforms(max_len: int, crop_len: int) -> dict[str, Transform]:
-    """The previewed transforms by name, each using the recipe's ranges (``Augmenter`` defaults)."""
-    rec = Augmenter(max_len=max_len)
-    return {
-        "resample": lambda x, r: ops.temporal_resample(x, r, rec.resample_scale),
-        "flip": lambda x, r: ops.horizontal_flip(x),
-        "crop": lambda x, r: ops.random_crop(x, r, crop_len),
-        "affine": lambda x, r: ops.random_affine(
-            x,
-            r,
-            scale=rec.affine_scale,
-            shear=rec.affine_shear,
-            rotate_deg=rec.affine_rotate_deg,
-            shift=rec.affine_shift,
-        ),
-        "temporal_mask": lambda x, r: ops.temporal_mask(x, r, rec.temporal_mask_size),
-        "cutout": lambda x, r: ops.spatial_cutout(x, r, rec.cutout_size),
-        "augmenter": rec,
-    }
+def preview_settings(max_len: int, crop_len: int) -> dict[str, AugmentSettings]:
+    """The previewed settings by name: the recipe's (``conf/augment/default.yaml``) with
+    ``max_len`` for ``augmenter``; one augmentation always on, the others off, for the rest."""
+    recipe = AugmentSettings(**_recipe_values(max_len))
+    previews = {"augmenter": recipe}
+    for name, switch in _ONLY.items():
+        changes: dict = {p: 0.0 for p in _SWITCHES}
+        changes["max_len"] = crop_len if name == "crop" else None
+        if switch is not None:
+            changes[switch] = 1.0
+        previews[name] = recipe.replace(**changes)
+    return previews
+
+
+def _recipe_values(max_len: int) -> dict:
+    from omegaconf import OmegaConf
+
+    node = group_config("augment", "default", [f"data.max_len={max_len}"])
+    values = OmegaConf.to_container(node, resolve=True)
+    assert isinstance(values, dict)
+    values.pop("_target_")
+    return values
+
+
+def augmented_samples(
+    points: np.ndarray, settings: AugmentSettings, n_samples: int, seed: int
+) -> list[np.ndarray]:
+    """``n_samples`` augmentations of ``points`` (``[T, 118, 3]``) by the training layer."""
+    import_quietly("keras")
+    import keras
+
+    from islr.augment.batched import BatchAugmentation
+
+    layer = BatchAugmentation.from_settings(settings, seed=seed)
+    batch = np.repeat(points[None].astype(np.float32), n_samples, axis=0)
+    out = np.asarray(keras.ops.convert_to_numpy(layer(batch, training=True)))
+    real = (out != landmarks.PAD_VALUE).any(axis=(2, 3))  # NaN (blanked) frames count
+    samples = []
+    for row, frames in zip(out, real, strict=True):
+        n = int(np.flatnonzero(frames).max()) + 1 if frames.any() else 0
+        samples.append(row[:n])
+    return samples
 
 
 def load_points(path: Path) -> np.ndarray:
@@ -85,7 +119,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--samples", type=int, default=3, help="augmented samples per PNG")
     parser.add_argument("--frames", type=int, default=4, help="frames shown per sequence")
     parser.add_argument(
-        "--max-len", type=int, default=landmarks.MAX_LEN, help="Augmenter crop length"
+        "--max-len", type=int, default=landmarks.MAX_LEN, help="crop length of the recipe"
     )
     parser.add_argument(
         "--crop-len", type=int, default=None, help="crop preview length (default: half of T)"
@@ -113,13 +147,13 @@ def run(args: argparse.Namespace) -> int:
     n_frames = points.shape[0]
     logger.info("%s: %d frames with landmarks", args.file, n_frames)
     crop_len = args.crop_len or max(1, n_frames // 2)
-    transforms = build_transforms(args.max_len, crop_len)
+    previews = preview_settings(args.max_len, crop_len)
     names = AUGMENTATIONS if args.which == "all" else (args.which,)
     for name in names:
-        # One generator per augmentation, so each PNG is reproducible on its own.
-        rng = np.random.default_rng([args.seed, AUGMENTATIONS.index(name)])
         n_samples = 1 if name == "flip" else args.samples  # the flip is deterministic
-        samples = [transforms[name](points, rng) for _ in range(n_samples)]
+        # One seed per augmentation, so each PNG is reproducible on its own.
+        seed = args.seed * len(AUGMENTATIONS) + AUGMENTATIONS.index(name)
+        samples = augmented_samples(points, previews[name], n_samples, seed)
         labels = [f"{name} {i + 1} (T={s.shape[0]})" for i, s in enumerate(samples)]
         path = render_preview(
             points,

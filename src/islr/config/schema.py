@@ -55,7 +55,7 @@ class DataConfig:
 # --- augment/ ----------------------------------------------------------------------------------
 @dataclass
 class AugmentConfig:
-    """``augment``: :class:`islr.augment.Augmenter`'s arguments."""
+    """``augment``: :class:`islr.augment.AugmentSettings`' arguments."""
 
     _target_: str = MISSING
     enabled: bool = MISSING
@@ -73,7 +73,6 @@ class AugmentConfig:
     cutout_p: float = MISSING
     cutout_size: list[float] = MISSING
     mask_value: Optional[float] = MISSING
-    on_device: bool = MISSING
 
 
 # --- model/ ------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ Never imports TensorFlow (works under any Keras backend).
 """
 
 from islr.train.awp import AWPModel, AWPSchedule
+from islr.train.batch_plan import DEFAULT_BOUNDARIES, bucket_boundaries
 from islr.train.datamodule import load_split
 from islr.train.evaluate import (
     Evaluation,
@@ -11,6 +12,7 @@ from islr.train.evaluate import (
     evaluate_checkpoint,
     evaluate_network,
 )
+from islr.train.gather import count_valid_frames, drop_empty_frames, pad_batch
 from islr.train.losses import SparseCategoricalCrossentropyWithSmoothing
 from islr.train.optimizers import (
     OPTIMIZER_NAMES,
@@ -19,14 +21,7 @@ from islr.train.optimizers import (
     build_optimizer,
     cosine_schedule,
 )
-from islr.train.pipeline import (
-    DEFAULT_BOUNDARIES,
-    SequenceBatches,
-    bucket_boundaries,
-    count_valid_frames,
-    drop_empty_frames,
-    pad_batch,
-)
+from islr.train.pipeline import SequenceBatches
 from islr.train.run import train
 from islr.train.run_checks import parse_fold
 from islr.train.sweep import CVSummaryCallback, summarize_runs

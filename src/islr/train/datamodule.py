@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import keras
 import numpy as np
 from omegaconf import DictConfig
 
 from islr.errors import ConfigError
+from islr.train.gather import count_valid_frames
 from islr.train.multihost import HostGroup
-from islr.train.pipeline import SequenceBatches, count_valid_frames
+from islr.train.pipeline import SequenceBatches
 from islr.train.run_checks import parse_fold
 
 __all__ = ["DataSplit", "TrainingData", "build_datasets", "load_split", "make_dataset"]
@@ -180,8 +180,4 @@ def build_datasets(
         val = make_dataset(
             cfg, split, training=False, max_batches=tr.limit_val_batches, hosts=hosts
         )
-    if keras.backend.backend() == "tensorflow":
-        for dataset in (train, val):
-            if dataset is not None:
-                dataset.tf_spec_probe = True
     return TrainingData(split=split, augmenter=augmenter, train=train, val=val)

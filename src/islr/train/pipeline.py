@@ -1,151 +1,51 @@
-"""Input pipeline: cached landmark sequences -> padded, length-bucketed batches.
+"""Input pipeline: cached landmark sequences -> padded, length-bucketed batches, as a PyDataset.
 
 Pure numpy on top of :class:`keras.utils.PyDataset` (no TensorFlow import), so the same code
-feeds the TensorFlow and JAX backends, with optional worker threads/processes.
-
-Per sample: frames whose 118 selected points are all NaN are dropped (a sequence left with no
-frame is skipped and counted, never silently), the augmenter runs (training only; it includes
-the random crop to ``max_len``), the sequence is truncated to ``max_len`` and padded at the END
-of time with :data:`islr.landmarks.PAD_VALUE` in every value.
-
-Batch shapes: with bucketing each batch is padded to the smallest bucket boundary that holds
-its longest sequence, so the set of shapes is bounded by the boundaries (compiled steps are
-reused under JAX/XLA). Without bucketing every batch is padded to ``max_len``.
-
-Training batches always hold exactly ``batch_size`` samples: samples are shuffled, grouped by
-bucket (by their length before augmentation) and cut into full batches; the remainders of all
-buckets are pooled, sorted by length and cut again; the final partial batch (< batch_size
-samples) is dropped for that epoch -- a different few samples each epoch, since the shuffle
-changes. Evaluation batches visit every sample exactly once, in length order; the last batch is
-topped up with copies of a real sample whose ``sample_weight`` is 0, so metrics are exact and
-the batch size is constant.
-
-The shuffle and every sample's augmentation seed derive from ``(seed, epoch, sample index)``
-only, so a run resumed at epoch ``k`` sees exactly the batches an uninterrupted run sees.
-
-Augmentation on the device: an augmenter whose ``on_device`` attribute is true
-(``augment.on_device=true``) is not applied here. Training batches are then only gathered and
-padded; the model's training wrapper augments them with
-:class:`islr.augment.batched.BatchAugmentation` (which also does the random crop to
-``max_len``). The host keeps up to :func:`host_window` frames per sequence (``max_len /
-resample_scale[0]`` with resampling: what a slowed-down crop of ``max_len`` frames can span),
-and the bucket boundaries extend to that window.
-
-Several hosts (multi-host JAX, ``num_shards > 1``): every process plans the same global batches
-(same seed) and serves only its rows ``[shard_index * B/P, (shard_index + 1) * B/P)`` of each
-(``B = batch_size``, ``P = num_shards``); Keras' JAX trainer assembles the processes' rows into
-one global batch. A bucketed batch is padded to the length its whole global batch needs, so
-every host serves the same shape. Exception: with (enabled) augmentation on the host, the
-augmented lengths of the other hosts' rows are unknown, so training batches are padded to
-``max_len`` (keep bucketing with ``augment.on_device=true``). Evaluation filler rows are added
-to the global batch before it is cut into shards: every sample is still evaluated exactly once.
-
-Gather fast path: when the source exposes the cache's flat ``points`` / ``offsets`` arrays and no
-augmenter runs on the host, each batch is one vectorised gather from a table of every sample's
-kept frames (built once, on first use), instead of per-sample work: the same batches, a
-fraction of the host time.
+feeds the TensorFlow and JAX backends, with optional worker threads/processes. The parts:
+:mod:`islr.train.batch_plan` (which samples form a batch, its padded length),
+:mod:`islr.train.gather` (a batch's frames from the cache), :mod:`islr.train.sharding`
+(several hosts). The augmentations run later, inside the compiled training step
+(:class:`islr.augment.BatchAugmentation`, which also crops to ``max_len``): for them the host
+keeps up to :func:`islr.train.batch_plan.host_window` frames per training sequence
+(``max_len / resample_scale[0]`` with resampling: what a slowed-down crop of ``max_len`` frames
+can span), and the bucket boundaries extend to that window.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import sys
 import threading
-from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from collections.abc import Sequence
+from typing import Any
 
 import keras
 import numpy as np
 
-from islr.landmarks import MAX_LEN, N_POINTS, PAD_VALUE
+from islr.augment.settings import AugmentSettings
+from islr.landmarks import MAX_LEN
+from islr.train import batch_plan
+from islr.train.batch_plan import DEFAULT_BOUNDARIES, bucket_boundaries, host_window
+from islr.train.gather import FrameTable, SequenceSource, count_valid_frames
+from islr.train.sharding import Shard
 
 log = logging.getLogger(__name__)
 
-DEFAULT_BOUNDARIES: tuple[int, ...] = (16, 32, 64, 128, 256, 384)
+__all__ = ["SequenceBatches", "SequenceSource"]
 
 
-class SequenceSource(Protocol):
-    """What the pipeline needs from a landmark cache (``islr.data.LandmarkCache`` fits)."""
-
-    labels: np.ndarray
-
-    def __len__(self) -> int: ...
-
-    def sequence(self, i: int) -> np.ndarray: ...
-
-
-def bucket_boundaries(
-    boundaries: Sequence[int] | None, max_len: int, bucketing: bool = True
-) -> tuple[int, ...]:
-    """Sorted, de-duplicated padding lengths capped at ``max_len``; ``max_len`` is always last.
-
-    Raises:
-        ValueError: if ``max_len`` or a boundary is not a positive integer.
-    """
-    if int(max_len) < 1:
-        raise ValueError(f"data.max_len must be >= 1, got {max_len}")
-    if not bucketing or not boundaries:
-        return (int(max_len),)
-    values = [int(b) for b in boundaries]
-    if any(b < 1 for b in values):
-        raise ValueError(f"data.buckets must be positive integers, got {list(boundaries)}")
-    kept = sorted({b for b in values if b < max_len} | {int(max_len)})
-    return tuple(kept)
-
-
-def count_valid_frames(source: SequenceSource, indices: Sequence[int] | None = None) -> np.ndarray:
-    """Number of frames with at least one detected point, per sequence (in ``indices`` order).
-
-    Uses the cache's flat ``points``/``offsets`` arrays when present (one vectorised pass),
-    else ``source.sequence(i)`` per sample.
-    """
-    idx = np.arange(len(source)) if indices is None else np.asarray(indices, dtype=np.int64)
-    points = getattr(source, "points", None)
-    offsets = getattr(source, "offsets", None)
-    if points is not None and offsets is not None and indices is None:
-        offsets = np.asarray(offsets, dtype=np.int64)
-        valid = np.empty(points.shape[0], dtype=np.int64)
-        step = 1 << 16  # frames per chunk: bounded memory on a memmap of millions of frames
-        for start in range(0, points.shape[0], step):
-            chunk = np.asarray(points[start : start + step])
-            valid[start : start + step] = ~np.isnan(chunk).all(axis=(1, 2))
-        csum = np.concatenate([[0], np.cumsum(valid)])
-        return (csum[offsets[1:]] - csum[offsets[:-1]]).astype(np.int64)
-    out = np.empty(len(idx), dtype=np.int64)
-    for k, i in enumerate(idx):
-        seq = source.sequence(int(i))
-        out[k] = int((~np.isnan(seq).all(axis=(1, 2))).sum()) if len(seq) else 0
-    return out
-
-
-def host_window(max_len: int, augmenter: Any) -> int:
-    """Frames the host keeps per training sequence when ``augmenter`` runs on the device.
-
-    ``max_len`` when the augmentations run on the host (or not at all); with on-device
-    resampling ``ceil(max_len / resample_scale[0])``, so that the device's crop after a
-    slow-down still sees every frame it could keep (for sequences up to that long).
-    """
-    if augmenter is None or not getattr(augmenter, "on_device", False):
-        return int(max_len)
-    if not getattr(augmenter, "enabled", True) or float(getattr(augmenter, "resample_p", 0)) == 0:
-        return int(max_len)
-    low = float(augmenter.resample_scale[0])
-    return max(int(max_len), math.ceil(int(max_len) / min(low, 1.0)))
-
-
-def drop_empty_frames(seq: np.ndarray) -> np.ndarray:
-    """Remove frames whose points are all NaN (nothing detected)."""
-    keep = ~np.isnan(seq).all(axis=(1, 2))
-    return seq if keep.all() else seq[keep]
-
-
-def pad_batch(seqs: Sequence[np.ndarray], length: int, pad_value: float = PAD_VALUE) -> np.ndarray:
-    """Stack ``[T_i, 118, 3]`` sequences into ``[B, length, 118, 3]``, padded at the end."""
-    out = np.full((len(seqs), length, N_POINTS, 3), pad_value, dtype=np.float32)
-    for b, s in enumerate(seqs):
-        n = min(len(s), length)
-        out[b, :n] = s[:n]
-    return out
+def _fetched_for_tf_signature() -> bool:
+    """Whether the batch being fetched is one Keras' TF adapter reads to infer its signature
+    (``PyDatasetAdapter.get_tf_dataset``, a few frames up the stack)."""
+    frame = sys._getframe(2)
+    for _ in range(4):
+        if frame is None:
+            return False
+        if frame.f_code.co_name == "get_tf_dataset" and "keras" in frame.f_code.co_filename:
+            return True
+        frame = frame.f_back
+    return False
 
 
 class _EpochSync(keras.callbacks.Callback):
@@ -163,13 +63,13 @@ class SequenceBatches(keras.utils.PyDataset):
     Args:
         source: the landmark cache (needs ``sequence(i)``, ``labels``, ``__len__``).
         indices: sample indices of this split.
-        batch_size: samples per batch.
+        batch_size: samples per batch (the global batch with several shards).
         max_len: frames kept per sequence.
-        training: shuffle, augment and drop the remainder (True) or visit every sample once
-            with weights (False; batches are ``(x, y, sample_weight)``).
-        augmenter: ``callable(x [T,118,3], rng) -> [T',118,3]`` applied in training only; one
-            with ``on_device=True`` is not applied (see the module docstring).
-        seed: base seed of the shuffle and the per-sample augmentation streams.
+        training: shuffle and drop the remainder (True; batches are ``(x, y)``) or visit
+            every sample once with weights (False; batches are ``(x, y, sample_weight)``).
+        augmenter: the augmentation settings the training step applies (only the frames
+            they need are read here: see the module docstring); None: none.
+        seed: base seed of the shuffle.
         boundaries: bucket boundaries (padding lengths); capped at ``max_len``.
         bucketing: False pads every batch to ``max_len``.
         valid_lengths: frames left per sample after dropping all-NaN frames (same order as
@@ -178,7 +78,7 @@ class SequenceBatches(keras.utils.PyDataset):
         max_batches: serve at most this many batches per pass (debug runs); None = all.
         workers, use_multiprocessing, max_queue_size: see ``keras.utils.PyDataset``.
         num_shards, shard_index: serve only this process's share of every global batch
-            (multi-host; see the module docstring). ``batch_size`` stays the global batch.
+            (multi-host; see :mod:`islr.train.sharding`).
     """
 
     def __init__(
@@ -189,7 +89,7 @@ class SequenceBatches(keras.utils.PyDataset):
         batch_size: int,
         max_len: int = MAX_LEN,
         training: bool = False,
-        augmenter: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None,
+        augmenter: AugmentSettings | None = None,
         seed: int = 0,
         boundaries: Sequence[int] | None = DEFAULT_BOUNDARIES,
         bucketing: bool = True,
@@ -207,11 +107,14 @@ class SequenceBatches(keras.utils.PyDataset):
         )
         if int(batch_size) < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if augmenter is not None and not isinstance(augmenter, AugmentSettings):
+            raise TypeError(
+                f"augmenter: expected islr.augment.AugmentSettings or None, got "
+                f"{type(augmenter).__name__}"
+            )
         self.source = source
         self.training = bool(training)
-        self.augment_on_device = bool(getattr(augmenter, "on_device", False))
-        self.augmenter = None if self.augment_on_device else augmenter
-        # Frames kept per sequence: more than max_len when the device crops after resampling.
+        # Frames kept per sequence: more than max_len when the step crops after resampling.
         self.max_len = host_window(max_len, augmenter) if self.training else int(max_len)
         self.seed = int(seed)
         self.boundaries = np.asarray(bucket_boundaries(boundaries, self.max_len, bucketing))
@@ -219,8 +122,9 @@ class SequenceBatches(keras.utils.PyDataset):
         if max_batches is not None and int(max_batches) < 1:
             raise ValueError(f"max_batches must be >= 1 or None, got {max_batches}")
         self.max_batches = None if max_batches is None else int(max_batches)
-        # TF backend only: see ``tf_spec_probe`` in __getitem__.
-        self.tf_spec_probe = False
+        # Keras' TensorFlow adapter fixes a tf.data signature (see _probe_length); the other
+        # backends take each batch's shape as it comes.
+        self._tf_signature = keras.backend.backend() == "tensorflow"
 
         indices = np.asarray(indices, dtype=np.int64)
         if valid_lengths is None:
@@ -248,58 +152,25 @@ class SequenceBatches(keras.utils.PyDataset):
                 batch_size,
                 self.batch_size,
             )
-        self.num_shards, self.shard_index = int(num_shards), int(shard_index)
-        if not 0 <= self.shard_index < self.num_shards:
-            raise ValueError(f"shard_index={shard_index} not in 0..{num_shards - 1}")
-        if self.batch_size % self.num_shards:
-            raise ValueError(
-                f"batch size {self.batch_size} does not split into {self.num_shards} shards"
-            )
+        self.shard = Shard(int(num_shards), int(shard_index))
+        self.shard.check(self.batch_size)
         self.labels = np.asarray(source.labels)[self.indices].astype(np.int32)
+        self.frames = FrameTable(source, self.indices, self.max_len)
         self._plan_epoch: int | None = None
         self._plan: list[np.ndarray] = []
         self._plan_lock = threading.Lock()
-        self._frame_table: tuple[np.ndarray, np.ndarray] | None = None
-        self._table_lock = threading.Lock()
         if not self.training:
-            self._plan = self._eval_plan()
+            self._plan = batch_plan.eval_batches(self.lengths, self.batch_size)
             self._plan_epoch = -1
-
-    # --- planning ---------------------------------------------------------------------------
-    def _bucket_of(self, lengths: np.ndarray) -> np.ndarray:
-        return np.minimum(
-            np.searchsorted(self.boundaries, lengths, side="left"), len(self.boundaries) - 1
-        )
-
-    def _eval_plan(self) -> list[np.ndarray]:
-        order = np.argsort(self.lengths, kind="stable")
-        return [order[s : s + self.batch_size] for s in range(0, len(order), self.batch_size)]
-
-    def _train_plan(self, epoch: int) -> list[np.ndarray]:
-        rng = np.random.default_rng([self.seed, epoch, 0x5F1E])
-        order = rng.permutation(len(self.indices))
-        buckets = self._bucket_of(self.lengths[order])
-        batches: list[np.ndarray] = []
-        leftovers: list[np.ndarray] = []
-        bs = self.batch_size
-        for b in range(len(self.boundaries)):
-            members = order[buckets == b]
-            full = len(members) // bs * bs
-            batches += [members[s : s + bs] for s in range(0, full, bs)]
-            leftovers.append(members[full:])
-        pool = np.concatenate(leftovers)
-        pool = pool[np.argsort(self.lengths[pool], kind="stable")]
-        full = len(pool) // bs * bs
-        batches += [pool[s : s + bs] for s in range(0, full, bs)]
-        perm = rng.permutation(len(batches))
-        return [batches[p] for p in perm]
 
     def plan(self) -> list[np.ndarray]:
         """This epoch's batches as arrays of positions into ``self.indices``."""
         if self.training:
             with self._plan_lock:
                 if self._plan_epoch != self.epoch:
-                    self._plan = self._train_plan(self.epoch)
+                    self._plan = batch_plan.train_batches(
+                        self.lengths, self.boundaries, self.batch_size, self.seed, self.epoch
+                    )
                     self._plan_epoch = self.epoch
         return self._plan
 
@@ -316,7 +187,7 @@ class SequenceBatches(keras.utils.PyDataset):
         return self.num_batches
 
     def set_epoch(self, epoch: int) -> None:
-        """Select the epoch whose shuffle/augmentation the next pass uses."""
+        """Select the epoch whose shuffle the next pass uses."""
         self.epoch = int(epoch)
 
     def on_epoch_end(self) -> None:
@@ -336,134 +207,38 @@ class SequenceBatches(keras.utils.PyDataset):
         """
         return _EpochSync(self)
 
-    def load_sample(self, position: int) -> np.ndarray:
-        """One sample (position into ``self.indices``), NaN-only frames dropped, augmented in
-        training with its own ``(seed, epoch, index)`` stream, truncated to ``max_len``."""
-        i = int(self.indices[position])
-        seq = drop_empty_frames(np.asarray(self.source.sequence(i), dtype=np.float32))
-        if self.training and self.augmenter is not None:
-            rng = np.random.default_rng([self.seed, self.epoch, i])
-            seq = np.asarray(self.augmenter(seq, rng), dtype=np.float32)
-        return seq[: self.max_len]
+    def _probe_length(self, idx: int) -> int | None:
+        """The padded length Keras' TensorFlow adapter needs for batch ``idx``, else None.
 
-    # --- gather fast path --------------------------------------------------------------------
-    @property
-    def gathers_in_batch(self) -> bool:
-        """True when batches come from one vectorised gather (see the module docstring)."""
-        host_augments = self.training and self.augmenter is not None
-        return (
-            not host_augments
-            and getattr(self.source, "points", None) is not None
-            and getattr(self.source, "offsets", None) is not None
-        )
-
-    def frame_table(self) -> tuple[np.ndarray, np.ndarray]:
-        """``(frames, starts)``: the flat ``points`` rows of every sample's kept frames
-        (all-NaN frames dropped, at most ``max_len``), sample ``p`` (a position into
-        ``self.indices``) owning ``frames[starts[p]:starts[p + 1]]``. Built once, in chunks."""
-        with self._table_lock:
-            if self._frame_table is None:
-                self._frame_table = self._build_frame_table()
-        return self._frame_table
-
-    def _build_frame_table(self) -> tuple[np.ndarray, np.ndarray]:
-        points = self.source.points  # type: ignore[attr-defined]
-        offsets = np.asarray(self.source.offsets, dtype=np.int64)  # type: ignore[attr-defined]
-        parts: list[np.ndarray] = []
-        counts = np.empty(len(self.indices), dtype=np.int64)
-        chunk = 1024
-        for c in range(0, len(self.indices), chunk):
-            idx = self.indices[c : c + chunk]
-            begin, end = offsets[idx], offsets[idx + 1]
-            n = end - begin
-            rows = np.repeat(begin - np.cumsum(n) + n, n) + np.arange(n.sum())
-            keep = ~np.isnan(np.asarray(points[rows])).all(axis=(1, 2))
-            owner = np.repeat(np.arange(len(idx)), n)
-            rank = np.cumsum(keep) - 1  # rank of a kept frame among all kept frames here
-            first = np.concatenate([[0], np.cumsum(np.bincount(owner[keep], minlength=len(idx)))])
-            within = rank - first[owner]  # rank of a kept frame inside its own sequence
-            take = keep & (within < self.max_len)
-            parts.append(rows[take])
-            counts[c : c + chunk] = np.bincount(owner[take], minlength=len(idx))
-        frames = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
-        return frames, np.concatenate([[0], np.cumsum(counts)])
-
-    def _gather(self, positions: np.ndarray, length: int | None) -> np.ndarray:
-        """The padded batch of ``positions`` from the frame table (``length``: pad length,
-        ``None``: the bucket of the longest).
-
-        Every value of the batch is written once: a sample's frames are one slice copy when
-        they are consecutive rows of ``points`` (no all-NaN frame dropped), else one ``take``;
-        then its padding. (Measured faster than a vectorised fill + scatter, which writes the
-        real frames twice and builds large index arrays.)
+        That adapter infers a fixed tf.data signature from batches 0 and 1, fetched before
+        training: when it fetches them they get different lengths, so the time axis stays
+        dynamic (those two batches only give the signature; they are never trained on). A
+        single training batch cannot give two shapes: it keeps the largest one, always.
         """
-        frames, starts = self.frame_table()
-        points = self.source.points  # type: ignore[attr-defined]
-        begin = starts[positions]
-        counts = starts[positions + 1] - begin
-        if length is None:
-            length = self._pad_length_of(int(counts.max()))
-        counts = np.minimum(counts, length)
-        out = np.empty((len(positions), length, N_POINTS, 3), dtype=np.float32)
-        for b, (s, n) in enumerate(zip(begin.tolist(), counts.tolist(), strict=True)):
-            if n:
-                first = int(frames[s])
-                if int(frames[s + n - 1]) - first == n - 1:
-                    out[b, :n] = points[first : first + n]
-                else:
-                    np.take(points, frames[s : s + n], axis=0, out=out[b, :n])
-            out[b, n:] = PAD_VALUE
-        return out
-
-    def _pad_length_of(self, longest: int) -> int:
-        if self.training and self.num_batches == 1:
-            # A single batch can't give the TF spec probe two shapes; keep its shape fixed.
-            return int(self.boundaries[-1])
-        return int(self.boundaries[self._bucket_of(np.asarray([longest]))[0]])
-
-    def _pad_length(self, seqs: Sequence[np.ndarray]) -> int:
-        return self._pad_length_of(max(len(s) for s in seqs))
+        if not self._tf_signature:
+            return None
+        if self.num_batches == 1:
+            return int(self.boundaries[-1]) if self.training else None
+        if idx < 2 and _fetched_for_tf_signature():
+            return int(self.boundaries[0] if idx == 0 else self.boundaries[-1])
+        return None
 
     def __getitem__(self, idx: int) -> tuple[np.ndarray, ...]:
         plan = self.plan()
         if idx < 0 or idx >= self.num_batches:
             raise IndexError(f"batch {idx} out of range (0..{self.num_batches - 1})")
         positions = plan[idx]
-        real = len(positions)
-        if not self.training and real < self.batch_size:
-            # filler rows (weight 0): copies of the last real sample, in the global batch
-            positions = np.concatenate(
-                [positions, np.repeat(positions[-1:], self.batch_size - real)]
-            )
-        length: int | None = None
-        if self.num_shards > 1:  # one padded length for the whole global batch, on every host
-            host_augments = (
-                self.training
-                and self.augmenter is not None
-                and getattr(self.augmenter, "enabled", True)  # disabled: lengths unchanged
-            )
-            longest = int(self.lengths[positions].max())
-            length = int(self.boundaries[-1]) if host_augments else self._pad_length_of(longest)
-        if (
-            self.tf_spec_probe
-            and self.num_batches > 1
-            and threading.current_thread() is threading.main_thread()
-        ):
-            # Keras' TF adapter infers a fixed tf.data signature from batches 0 and 1, fetched
-            # on the main thread before training; give them different lengths so the time
-            # axis stays dynamic (these probe batches are never trained on).
-            length = int(self.boundaries[0] if idx == 0 else self.boundaries[-1])
-        w = np.ones(self.batch_size, dtype=np.float32)
-        w[real:] = 0.0
-        if self.num_shards > 1:
-            rows = self.batch_size // self.num_shards
-            mine = slice(self.shard_index * rows, (self.shard_index + 1) * rows)
+        if self.training:
+            w = np.ones(len(positions), dtype=np.float32)
+        else:  # filler rows (weight 0) are part of the global batch
+            positions, w = batch_plan.with_fillers(positions, self.batch_size)
+        length = self._probe_length(idx)
+        if length is None:  # from the whole global batch: every host serves the same shape
+            length = batch_plan.pad_length(self.boundaries, int(self.lengths[positions].max()))
+        if self.shard.is_sharded:
+            mine = self.shard.rows(self.batch_size)
             positions, w = positions[mine], w[mine]
-        if self.gathers_in_batch:
-            x = self._gather(np.asarray(positions, dtype=np.int64), length)
-        else:
-            seqs = [self.load_sample(p) for p in positions]
-            x = pad_batch(seqs, self._pad_length(seqs) if length is None else length)
+        x = self.frames.gather(np.asarray(positions, dtype=np.int64), length)
         y = self.labels[positions]
         if self.training:
             return x, y

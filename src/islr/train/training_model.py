@@ -14,7 +14,7 @@ from typing import Any
 import keras
 from omegaconf import DictConfig
 
-from islr.errors import ConfigError
+from islr.augment.settings import AugmentSettings
 from islr.train.datamodule import TrainingData
 from islr.train.distribution import DeviceSetup
 from islr.train.losses import SparseCategoricalCrossentropyWithSmoothing
@@ -22,11 +22,11 @@ from islr.train.resume import ResumePoint, check_and_restore_rng, load_checkpoin
 
 __all__ = [
     "Trainer",
+    "augmentation_layer",
     "build_network",
     "build_trainer",
     "build_training_model",
     "compile_training_model",
-    "on_device_augmentation",
 ]
 
 log = logging.getLogger(__name__)
@@ -60,8 +60,8 @@ def build_training_model(
 ) -> keras.Model:
     """The model ``fit`` runs: an AWP wrapper, or a plain functional wrapper around ``network``.
 
-    ``augmentation`` (``augment.on_device=true``: a ``BatchAugmentation``) runs on each batch
-    before ``network``, inside the compiled step, in training only.
+    ``augmentation`` (a ``BatchAugmentation``) runs on each batch before ``network``, inside
+    the compiled step, in training only.
     """
     if augmentation is not None:
         points = keras.Input(shape=network.input_shape[1:], name="points")
@@ -74,27 +74,14 @@ def build_training_model(
     return keras.Model(inputs, network(inputs), name="trainer")
 
 
-def on_device_augmentation(
-    augmenter: Any, devices: DeviceSetup, seed: int
-) -> keras.layers.Layer | None:
-    """The augmentation layer of an ``augment.on_device=true`` augmenter (None otherwise; the
-    data loaders then augment on the host).
-
-    Raises:
-        ConfigError: on-device augmentation with TensorFlow data parallelism, where its one
-            draw per batch would not be split by replica (islr.model.replicas is).
-    """
-    if not getattr(augmenter, "on_device", False):
+def augmentation_layer(augment: AugmentSettings | None, seed: int) -> keras.layers.Layer | None:
+    """The layer that applies ``cfg.augment``'s settings inside the training step (None: no
+    augmentation). Build it on the run's devices (TF: in the strategy's scope)."""
+    if augment is None:
         return None
-    if devices.tf_strategy is not None and devices.num_devices > 1:
-        raise ConfigError(
-            "augment.on_device=true with trainer.distribution=data_parallel under "
-            "TensorFlow: every replica would draw the same augmentations for its rows; "
-            "set augment.on_device=false or train with KERAS_BACKEND=jax"
-        )
     from islr.augment.batched import BatchAugmentation
 
-    return BatchAugmentation.from_augmenter(augmenter, seed=seed, name="augment")
+    return BatchAugmentation.from_settings(augment, seed=seed, name="augment")
 
 
 def compile_training_model(cfg: DictConfig, model: keras.Model, total_steps: int) -> Any:
@@ -135,7 +122,7 @@ def build_trainer(
         network = build_network(
             cfg, data.split.num_classes, int(tr.late_dropout_start_epoch) * steps_per_epoch
         )
-        augmentation = on_device_augmentation(data.augmenter, devices, int(cfg.seed))
+        augmentation = augmentation_layer(data.augmenter, int(cfg.seed))
         model = build_training_model(network, awp_lambda, augmentation)
         optimizer = compile_training_model(cfg, model, steps_per_epoch * int(tr.epochs))
         log.info(

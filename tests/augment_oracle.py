@@ -1,31 +1,36 @@
-"""The six landmark augmentations of the reference recipe, as pure numpy functions.
+"""The test oracle of the augmentations: the recipe's six steps as plain numpy, per sequence.
 
-Every function takes one sequence of raw selected points ``x`` of shape ``[T, P, C]`` (normally
-``[T, 118, 3]``: normalised image coordinates with x, y in about [0, 1], NaN where MediaPipe found
-nothing, points in ``landmarks.POINT_INDICES`` order) and, where it is random, a
-``numpy.random.Generator``. Functions never modify their input and always return a new float32
-array. They are vectorised over frames and points (no Python loop over either).
+An independent implementation of what :class:`islr.augment.BatchAugmentation` (the one islr
+trains with) does to each sample of a batch, written for clarity: one sequence of raw selected
+points ``x`` of shape ``[T, P, C]`` (normally ``[T, 118, 3]``) and a ``numpy.random.Generator``
+per call. Functions never modify their input and return a new float32 array.
+``tests/test_augment.py`` checks its defining properties; ``tests/test_augment_batched.py``
+checks the layer against it (exactly, with fixed parameters; in distribution, with the
+recipe's random ones).
 
-NaN conventions, chosen so that augmentation never invents landmarks that were not detected:
+NaN conventions (the layer's, see :mod:`islr.augment.batched`):
 
 - ``temporal_resample``: a resampled value is NaN wherever an interpolation neighbour that has a
   non-zero weight is NaN. A resampled position that falls exactly on an original frame copies it.
-- ``random_affine`` transforms x and y only; z is left unchanged (MediaPipe's z is a relative
-  depth on another scale, and the features use it only for the normalisation statistics).
+- ``random_affine`` transforms x and y only; z is left unchanged.
 - The masks write ``value`` (NaN by default, i.e. "not detected") into every coordinate of the
   blanked frames / points.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
+from omegaconf import OmegaConf
 
 from islr import landmarks
-
-Range = tuple[float, float]
+from islr.augment import AugmentSettings
+from islr.augment.settings import Range, as_range
+from islr.config import group_config
 
 
 # --- argument checking -------------------------------------------------------------------------
@@ -45,26 +50,6 @@ def check_sequence(x: np.ndarray, name: str = "x", min_coords: int = 2) -> np.nd
     if arr.shape[2] < min_coords:
         raise ValueError(f"{name}: expected at least {min_coords} coordinates, got {arr.shape[2]}")
     return arr
-
-
-def as_range(value: float | Sequence[float], name: str) -> Range:
-    """Normalise a ``(low, high)`` range argument (a single number means ``(v, v)``)."""
-    if isinstance(value, int | float | np.floating | np.integer):
-        low = high = float(value)
-    else:
-        try:
-            items = [float(v) for v in value]
-        except (TypeError, ValueError) as err:
-            msg = f"{name}: expected a number or a (low, high) pair, got {value!r}"
-            raise ValueError(msg) from err
-        if len(items) != 2:
-            raise ValueError(f"{name}: expected a (low, high) pair, got {len(items)} values")
-        low, high = items
-    if not (math.isfinite(low) and math.isfinite(high)):
-        raise ValueError(f"{name}: range bounds must be finite, got ({low}, {high})")
-    if low > high:
-        raise ValueError(f"{name}: low must be <= high, got ({low}, {high})")
-    return (low, high)
 
 
 def _check_fraction_range(value: float | Sequence[float], name: str) -> Range:
@@ -240,3 +225,55 @@ def blank_box(
     out = arr.copy()
     out[inside] = np.float32(value)
     return out
+
+
+# --- the pipeline -------------------------------------------------------------------------------
+def augment(x: np.ndarray, rng: np.random.Generator, settings: AugmentSettings) -> np.ndarray:
+    """The six steps on one sequence, in the recipe's order, each with its probability.
+
+    One uniform draw per optional step, always taken, so that a step's decision does not shift
+    the random stream of the steps after it. The output always has at least one frame.
+    """
+    arr = check_sequence(x)
+    s = settings
+    if not s.enabled:
+        return arr[: s.max_len].copy()
+    if rng.random() < s.resample_p:
+        arr = temporal_resample(arr, rng, s.resample_scale)
+    if rng.random() < s.flip_p:
+        arr = horizontal_flip(arr)
+    if s.max_len is not None:
+        arr = random_crop(arr, rng, s.max_len)
+    if rng.random() < s.affine_p:
+        arr = random_affine(
+            arr,
+            rng,
+            scale=s.affine_scale,
+            shear=s.affine_shear,
+            rotate_deg=s.affine_rotate_deg,
+            shift=s.affine_shift,
+        )
+    if rng.random() < s.temporal_mask_p:
+        arr = temporal_mask(arr, rng, s.temporal_mask_size, s.mask_value)
+    if rng.random() < s.cutout_p:
+        arr = spatial_cutout(arr, rng, s.cutout_size, s.mask_value)
+    return arr.copy() if arr is x else arr
+
+
+@functools.cache
+def _preset(name: str) -> dict[str, Any]:
+    cfg = OmegaConf.to_container(group_config("augment", name, ["data.max_len=64"]), resolve=True)
+    assert isinstance(cfg, dict)
+    cfg.pop("_target_")
+    return cfg
+
+
+def recipe(preset: str = "default", **changes: Any) -> dict[str, Any]:
+    """The settings of ``conf/augment/<preset>.yaml`` (``max_len`` 64 unless changed), as the
+    keywords of ``AugmentSettings`` / ``BatchAugmentation``, with ``changes`` applied."""
+    return {**_preset(preset), **changes}
+
+
+def settings_of(preset: str = "default", **changes: Any) -> AugmentSettings:
+    """``AugmentSettings(**recipe(preset, **changes))``."""
+    return AugmentSettings(**recipe(preset, **changes))
