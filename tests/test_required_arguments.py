@@ -99,3 +99,14 @@ def test_the_inference_model_takes_the_export_settings_without_defaults() -> Non
     for cls in layers:
         defaults = _with_defaults(cls.__init__) & settings
         assert not defaults, f"{cls.__name__}.__init__ has defaults for {sorted(defaults)}"
+
+
+def test_web_settings_are_the_export_web_node_without_defaults() -> None:
+    from islr.export.web_settings import WebSettings
+
+    fields = dataclasses.fields(WebSettings)
+    assert {f.name for f in fields} == set(group_config("export", "default").web)
+    assert all(
+        f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        for f in fields
+    )
