@@ -270,3 +270,29 @@ def test_export_without_npm_packages_still_exports(models, tmp_path) -> None:
     assert (out / "model_fp32.tflite").is_file() and (out / "submission.zip").is_file()
     assert report.web.startswith("skipped (npm packages missing in ")
     assert f"web: {report.web}" in (out / "report.md").read_text()
+
+
+@needs_npm
+def test_bundle_export_adds_the_app_to_an_export_without_it(models, tmp_path) -> None:
+    import dataclasses
+
+    from islr.export import ExportSettings
+    from islr.export.web_bundle import bundle_export
+    from islr.export.web_model import WebModelRunner
+
+    empty = tmp_path / "node_modules"
+    empty.mkdir()
+    out = tmp_path / "export"
+    _export(models["run"], out, node_modules=str(empty))
+    assert not (out / "web").exists()
+    web_settings = dataclasses.replace(ExportSettings.shipped().web, window=WINDOW)
+    result = bundle_export(out, web_settings, tolerance=1e-4)
+    assert result.status.startswith("written"), result.status
+    assert (out / "web" / "index.html").is_file()
+    assert not list(out.glob(".web.partial*"))
+    video = _frames(np.random.default_rng(4), 11)
+    np.testing.assert_allclose(
+        WebModelRunner(out / "web" / "model.tflite")(video), models["web"](video), atol=1e-5
+    )
+    with pytest.raises(FileNotFoundError, match=r"model\.keras"):
+        bundle_export(tmp_path / "nothing_here", web_settings, tolerance=1e-4)

@@ -20,6 +20,7 @@ from islr.cli._config import CONFIG_DIR
 from islr.cli._errors import run_hydra_task, start_hydra_command
 from islr.hydra_runtime import multirun_job
 from islr.run_layout import ExportLayout, RunLayout
+from islr.web_server import WEB_DIR
 
 log = logging.getLogger("islr.train")
 
@@ -65,6 +66,8 @@ def train_command(cfg: DictConfig) -> float | None:
         if report.is_file():
             # Size, parity error and latency of every exported file, as checked by the gate.
             lines.append(report.read_text().rstrip())
+        if (export_dir / WEB_DIR).is_dir():
+            lines.append(f"browser app: islr-serve-web {export_dir}")
     print("\n".join(lines))
     value = result.get(str(cfg.monitor))
     return None if value is None else float(value)
