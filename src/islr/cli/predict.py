@@ -8,6 +8,8 @@ Examples::
     islr-predict exports/X/model_fp16.tflite --stream clip.mp4 --window 48 --every 4
     islr-predict exports/X/model_fp16.tflite --stream 0 --show   # a window (GUI OpenCV)
     islr-predict exports/X/model_fp16.tflite --stream clip.mp4 --record annotated.mp4
+    islr-predict exports/X/model_fp16.tflite --stream 0 --spot   # the signs made, in order
+    islr-predict exports/X --stream long.parquet --spot --output segments.json
 """
 
 from __future__ import annotations
@@ -33,7 +35,9 @@ def _parser() -> argparse.ArgumentParser:
         "inputs", nargs="*", help="parquet files, videos or directories (searched recursively)"
     )
     p.add_argument("--top-k", type=int, default=5, help="signs listed per file (default 5)")
-    p.add_argument("--output", help="also write the predictions to this CSV file")
+    p.add_argument(
+        "--output", help="also write the predictions (--spot: the segments, .csv or .json) here"
+    )
     p.add_argument("--sign-map", help="sign map JSON (default: the one beside the model)")
     p.add_argument("--threads", type=int, default=1, help="TFLite interpreter threads")
     video = p.add_argument_group("videos")
@@ -44,6 +48,17 @@ def _parser() -> argparse.ArgumentParser:
         "--show", action="store_true", help="live: draw frames, landmarks and the top sign"
     )
     video.add_argument("--record", metavar="FILE", help="live: write the drawn frames to a video")
+    video.add_argument(
+        "--spot",
+        action="store_true",
+        help="with --stream (also a long .parquet): print each signing segment and its sign "
+        "as it ends, instead of a prediction per window (docs/spotting.md)",
+    )
+    video.add_argument(
+        "--min-confidence",
+        type=float,
+        help="--spot: a segment below this probability is no sign (default: conf/spot)",
+    )
     video.add_argument("--stride", type=int, default=1, help="keep every k-th video frame")
     video.add_argument("--mirror", action="store_true", help="flip video frames horizontally")
     video.add_argument("--workers", type=int, default=1, help="video extraction processes")
@@ -80,6 +95,38 @@ def _stream(args: argparse.Namespace, predictor, settings) -> int:
     return 0 if count else 1
 
 
+def _spot(args: argparse.Namespace, predictor, settings) -> int:
+    from islr.export.predict import sign_names
+    from islr.export.spot import SpotSettings, spot_stream, write_segments
+
+    names = sign_names(predictor, args.sign_map)
+    changes = {} if args.min_confidence is None else {"min_confidence": args.min_confidence}
+    spot = SpotSettings.shipped(**changes)
+    source = int(args.stream) if args.stream.isdigit() else args.stream
+    segments = []
+    for seg in spot_stream(
+        predictor,
+        source,
+        names,
+        spot,
+        video_settings=settings,
+        show=args.show,
+        record=args.record,
+    ):
+        segments.append(seg)
+        sign = seg.sign if seg.sign is not None else "(no sign)"
+        print(f"frames {seg.start_frame}-{seg.end_frame}\t{sign}\t{seg.confidence:.3f}", flush=True)
+    if args.output:
+        write_segments(segments, args.output)
+    signs = sum(s.sign is not None for s in segments)
+    print(
+        f"stream ended: {signs} sign(s), {len(segments) - signs} segment(s) below "
+        f"min_confidence {spot.min_confidence} (no sign)",
+        file=sys.stderr,
+    )
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     """The command behind the parsed arguments (raises islr's errors)."""
     from islr.data.video import HolisticSettings
@@ -89,11 +136,15 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--top-k must be >= 1, got {args.top_k}")
     if not args.inputs and args.stream is None:
         raise ValueError("give landmark files, videos or directories, or --stream SOURCE")
-    if (args.show or args.record) and args.stream is None:
-        raise ValueError("--show and --record go with --stream SOURCE")
+    if (args.show or args.record or args.spot) and args.stream is None:
+        raise ValueError("--show, --record and --spot go with --stream SOURCE")
+    if args.min_confidence is not None and not args.spot:
+        raise ValueError("--min-confidence goes with --spot")
     settings = HolisticSettings(stride=args.stride, mirror=args.mirror)
     predictor = load_predictor(args.model, num_threads=args.threads)
     if args.stream is not None:
+        if args.spot:
+            return _spot(args, predictor, settings)
         return _stream(args, predictor, settings)
     run = predict_files(
         predictor,

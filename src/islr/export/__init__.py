@@ -6,6 +6,7 @@ The only islr package that imports TensorFlow (for the SavedModel and the TFLite
 - :func:`export_models` / :func:`export_run`: ``.keras``, SavedModel, TFLite variants checked
   against Keras (:class:`ParityError` otherwise), ``submission.zip``, report.
 - :func:`predict_files` / :func:`load_predictor`: top-k signs for parquet files.
+- :func:`spot_signs`: the signs made in a long stream, as :class:`SignSegment` s.
 """
 
 from islr.export.exporter import export_models, export_run
@@ -25,6 +26,7 @@ from islr.export.predict import (
 )
 from islr.export.report import ExportedFile, ExportReport
 from islr.export.settings import ExportSettings
+from islr.export.spot import SignSegment, SpotSettings, spot_signs
 from islr.export.tflite import (
     TFLiteRunner,
     convert_saved_model,
@@ -40,6 +42,8 @@ __all__ = [
     "ParityError",
     "PredictionRun",
     "Predictor",
+    "SignSegment",
+    "SpotSettings",
     "TFLiteRunner",
     "build_inference_model",
     "check_parity",
@@ -52,6 +56,7 @@ __all__ = [
     "load_predictor",
     "parity_inputs",
     "predict_files",
+    "spot_signs",
     "tflite_op_counts",
     "write_saved_model",
 ]
