@@ -22,6 +22,7 @@ import shutil
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import keras
@@ -182,24 +183,39 @@ class AppPage:
         self.context.close()
 
 
-@pytest.fixture(scope="module")
-def python_reference(web_export: Path, real_videos_dir: Path):
-    """islr-extract's landmarks (whole e2e clips; the first frames of every clip) + predictor."""
+def _extract_reference(videos: Path) -> tuple[dict, dict]:
+    """islr-extract's landmarks: whole e2e clips (by sign), the first frames of every clip."""
     from islr.data.video import HolisticProcess, HolisticSettings
-    from islr.export.predict import load_predictor, sign_names
 
-    clips = sorted(p for p in real_videos_dir.rglob("*.mp4"))
+    clips = sorted(videos.rglob("*.mp4"))
     with HolisticProcess(HolisticSettings(max_frames=MODEL_PATH_FRAMES)) as proc:
         first = {clip: proc.extract(clip) for clip in clips}
-    whole = {sign: first[_clip(real_videos_dir, sign)] for sign, n in E2E_CLIPS.items() if n}
+    whole = {sign: first[_clip(videos, sign)] for sign, n in E2E_CLIPS.items() if n}
     with HolisticProcess() as proc:
-        whole |= {s: proc.extract(_clip(real_videos_dir, s)) for s, n in E2E_CLIPS.items() if not n}
+        whole |= {s: proc.extract(_clip(videos, s)) for s, n in E2E_CLIPS.items() if not n}
+    return whole, first
+
+
+@pytest.fixture(scope="module")
+def python_extraction(real_videos_dir: Path):
+    """The Python extraction, started in the background while the browser runs (its Holistic
+    runs in the extraction environment's process, the page's in Chromium's)."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        yield pool.submit(_extract_reference, real_videos_dir)
+
+
+@pytest.fixture(scope="module")
+def python_reference(web_export: Path, python_extraction):
+    """(whole e2e clips, first frames of every clip, predictor, sign names) from Python."""
+    from islr.export.predict import load_predictor, sign_names
+
+    whole, first = python_extraction.result(timeout=600)
     predictor = load_predictor(web_export)
     return whole, first, predictor, sign_names(predictor)
 
 
 @pytest.fixture(scope="module")
-def e2e_pages(browser, server, real_videos_dir: Path):
+def e2e_pages(python_extraction, browser, server, real_videos_dir: Path):
     """The app run on each e2e clip: {sign: (AppPage, final state, seconds)}."""
     pages = {}
     for sign, frames in E2E_CLIPS.items():
