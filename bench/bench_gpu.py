@@ -95,7 +95,6 @@ def main() -> None:
     from bench_pipeline import FlatSequences
     from islr.augment.batched import BatchAugmentation
     from islr.config import group_config
-    from islr.model import build_sign_model
     from islr.train.batch_plan import DEFAULT_BOUNDARIES
     from islr.train.pipeline import SequenceBatches
     from islr.train.training_model import build_training_model
@@ -130,11 +129,13 @@ def main() -> None:
 
     keras.utils.set_random_seed(args.seed)
     keras.config.set_dtype_policy(args.precision)
-    sizes: dict[str, Any] = {
-        "reference": {},
-        "tiny": dict(dim=64, num_stacks=1, conv_blocks_per_stack=2, kernel_size=9, num_heads=4),
-    }[args.model]
-    network = build_sign_model(max_len=args.max_len, num_classes=num_classes, **sizes)
+    # conf/model/<args.model>.yaml, with what the trainer passes.
+    network = instantiate(
+        group_config("model", args.model),
+        max_len=args.max_len,
+        num_classes=num_classes,
+        late_dropout_start_step=0,
+    )
     layer = None if args.no_augment else BatchAugmentation.from_settings(augmenter, seed=1)
     model = build_training_model(network, 0.0, layer)
     model.compile(

@@ -214,6 +214,7 @@ def run_layer_test(
     run_training_check: bool | None = None,
     run_precision_checks: bool = True,
     run_saving_check: bool = True,
+    value_dependent_axes: tuple[int, ...] = (),
 ) -> None:
     """Run the Keras layer contract (module docstring) on ``cls(**init_kwargs)``.
 
@@ -238,6 +239,8 @@ def run_layer_test(
         run_training_check: run the fit step (default: when there are trainable weights).
         run_precision_checks: run the mixed-precision checks.
         run_saving_check: run the ``.keras`` round trip.
+        value_dependent_axes: output axes whose size depends on the input's values (not
+            its shape): ``compute_output_shape`` must declare them unknown (``None``).
     """
     if expected_num_non_trainable_variables is None:
         expected_num_non_trainable_variables = expected_num_non_trainable_weights
@@ -280,7 +283,10 @@ def run_layer_test(
     out = _call(layer, input_data, mask)
     _check_weights(layer, *counts)
     assert tuple(out.shape) == tuple(expected_output_shape), tuple(out.shape)
-    assert tuple(layer.compute_output_shape(_shape(input_data))) == tuple(expected_output_shape)
+    declared_shape = tuple(
+        None if i in value_dependent_axes else n for i, n in enumerate(expected_output_shape)
+    )
+    assert tuple(layer.compute_output_shape(_shape(input_data))) == declared_shape
     assert _dtype(out) == expected_output_dtype, _dtype(out)
     values = to_numpy(out)
     assert np.all(np.isfinite(values[values != PAD_VALUE]))

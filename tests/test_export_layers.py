@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from islr.export.layers import AddBatchAxis, DropMask, EnsembleHead
+from islr.export.layers import AddBatchAxis, DropMask, EnsembleHead, LeadingFrames
 from islr.landmarks import N_LANDMARKS
 from layer_test_case import run_layer_test
 
@@ -47,6 +47,14 @@ def _cases() -> dict[str, tuple]:
             logits,
             (CLASSES,),
             {"float32_by_default": True},
+        ),
+        # A fixed [W, 543, 3] buffer and its real-frame count -> the first 5 frames.
+        "leading_frames": (
+            LeadingFrames,
+            {},
+            [video, np.array([5], dtype=np.int32)],
+            (5, N_LANDMARKS, 3),
+            {"float32_by_default": True, "dynamic_axes": (), "value_dependent_axes": (0,)},
         ),
         "ensemble_probabilities": (
             EnsembleHead,
@@ -94,5 +102,5 @@ def test_every_islr_layer_class_goes_through_run_layer_test() -> None:
     tested = {
         case[0] for cases in (CONTRACT, _contract_cases(), _cases()) for case in cases.values()
     }
-    assert len(public) == 15
+    assert len(public) == 16
     assert public <= tested, sorted(c.__name__ for c in public - tested)

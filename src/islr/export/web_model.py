@@ -57,7 +57,7 @@ def build_web_model(inference_model: keras.Model, window: int) -> keras.Model:
         shape=(N_LANDMARKS, 3), batch_size=window, dtype="float32", name=FRAMES_INPUT
     )
     length = keras.Input(shape=(), batch_size=1, dtype=LENGTH_DTYPE, name=LENGTH_INPUT)
-    real = LeadingFrames(name="leading_frames")(frames, length)
+    real = LeadingFrames(name="leading_frames")([frames, length])
     return keras.Model([frames, length], inference_model(real), name="islr_web")
 
 
