@@ -141,7 +141,12 @@ def main() -> int:
                 t0 = time.perf_counter()
                 scores = runner(clip_frames)
                 py_model.append(1000 * (time.perf_counter() - t0))
-                top1.append(int(np.argmax(to_probabilities(scores))) == pred["top"][0][1])
+                probs = to_probabilities(scores)
+                top1.append(int(np.argmax(probs)) == pred["top"][0][1])
+                if not top1[-1]:
+                    best, second = np.sort(probs)[::-1][:2]
+                    print(f"  {clip.name} frame {pred['frame']}: top-1 differs; Python's two "
+                          f"best probabilities {best:.4f} / {second:.4f}")  # fmt: skip
             rows.append((clip.name, n, np.median(holistic), py_ms[-1]))
             print(f"{clip.name}: {n} frames, page {rows[-1][2]:.0f} ms/frame, "
                   f"islr-extract {py_ms[-1]:.0f} ms/frame", flush=True)  # fmt: skip

@@ -126,19 +126,24 @@ def fake_camera_clip(real_videos_dir: Path, tmp_path_factory: pytest.TempPathFac
 
 
 @pytest.fixture(scope="module")
-def browser(fake_camera_clip: Path, server):
-    """One Chromium for the module (a fresh temporary profile), its fake camera on a real clip."""
+def playwright(web_export):
     from playwright.sync_api import sync_playwright
 
+    with sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="module")
+def browser(playwright, fake_camera_clip: Path, server):
+    """One Chromium for the module (a fresh temporary profile), its fake camera on a real clip."""
     args = [
         *CHROMIUM_ARGS,
         "--use-fake-device-for-media-stream",
         f"--use-file-for-fake-video-capture={fake_camera_clip}",
     ]
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
-        yield chromium
-        chromium.close()
+    chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
+    yield chromium
+    chromium.close()
 
 
 class AppPage:
@@ -432,3 +437,20 @@ def test_model_that_fails_to_load_is_explained(browser, web_export: Path, tmp_pa
             assert app.page.is_disabled("#camera")
         finally:
             app.close()
+
+
+def test_no_camera_is_explained(playwright, server) -> None:
+    """A browser without a camera (no fake device): the page says so."""
+    chromium = playwright.chromium.launch(
+        executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+    )
+    try:
+        app = AppPage(chromium, server.url, permissions=["camera"])
+        app.wait_ready()
+        result = app.page.evaluate("islr.startCamera()")
+        state = app.state()
+        assert result["code"] == state["code"] == "no-camera", state
+        assert "No camera" in state["message"]
+        app.assert_local(server.url)
+    finally:
+        chromium.close()
