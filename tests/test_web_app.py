@@ -389,7 +389,8 @@ def test_fake_camera_yields_predictions(browser, server) -> None:
         assert state["status"] == "running", state
         timing = app.page.evaluate("islr.timings.at(-1)")
         assert timing["holisticMs"] > 0
-        app.page.evaluate("islr.stop()")
+        app.page.evaluate("islr.stop()")  # returns once the camera loop has ended
+        assert app.state()["status"] == "ready"
         app.assert_local(server.url)
     finally:
         app.close()

@@ -275,6 +275,7 @@ async function stop() {
   const current = session;
   if (!current) return;
   current.stopped = true;
+  current.halt();
   current.stream?.getTracks().forEach((t) => t.stop());
   await current.done;
   if (session === current) session = null;
@@ -288,7 +289,10 @@ async function begin(kind) {
   await stop();
   clearOutputs();
   holistic.reset();
-  const current = { kind, stopped: false, stream: null, done: null };
+  const current = { kind, stopped: false, stream: null, done: null, halt: null };
+  current.halted = new Promise((resolve) => {
+    current.halt = resolve;
+  });
   session = current;
   ui.stage.classList.toggle("mirrored", kind === "camera");
   return current;
@@ -366,7 +370,11 @@ async function startCamera() {
     let number = 0;
     try {
       while (!current.stopped) {
-        await new Promise((resolve) => ui.video.requestVideoFrameCallback(resolve));
+        // A stopped camera shows no more frames: stop() must not wait for one.
+        await Promise.race([
+          new Promise((resolve) => ui.video.requestVideoFrameCallback(resolve)),
+          current.halted,
+        ]);
         if (current.stopped) break;
         await processFrame(win, ui.video, offset + performance.now(), number++);
         if (islr.results.length > KEPT_CAMERA_FRAMES) islr.results.shift();
