@@ -199,7 +199,7 @@ def test_three_concurrent_builders_build_once(tiny_root: Path, tmp_path: Path) -
         pytest.skip("needs /proc to see the processes wait on the lock")
     cache_dir = tmp_path / "cache"
     cmd = [sys.executable, "-m", "islr.cli.preprocess", "--root", str(tiny_root),
-           "--cache", str(cache_dir), "--workers", "1", "--quiet"]  # fmt: skip
+           "--cache", str(cache_dir), "--quiet"]  # fmt: skip
     with cache_mod.cache_lock(cache_dir):
         procs = [
             subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
