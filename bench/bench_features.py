@@ -62,7 +62,7 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
 
     x = keras.ops.convert_to_tensor(_batch(args.batch, args.time))
-    layer = LandmarkFeatures()
+    layer = LandmarkFeatures(max_len=None)
     results = {name: _time(fn, x, args.repeats) for name, fn in _modes(layer).items()}
     base = results["eager"]
     log.info(

@@ -95,7 +95,6 @@ def main() -> None:
     from bench_pipeline import FlatSequences
     from islr.augment.batched import BatchAugmentation
     from islr.config import group_config
-    from islr.train.batch_plan import DEFAULT_BOUNDARIES
     from islr.train.pipeline import SequenceBatches
     from islr.train.training_model import build_training_model
 
@@ -120,7 +119,7 @@ def main() -> None:
         training=True,
         augmenter=augmenter,
         seed=args.seed,
-        boundaries=DEFAULT_BOUNDARIES,
+        boundaries=tuple(group_config("data", "kaggle").buckets),
     )
     n_steps = min(args.steps, len(ds))
     t0 = time.perf_counter()

@@ -48,7 +48,7 @@ def main() -> None:
     full = build_inference_model([network("reference", 0)], max_len=None, output="logits")
     raw = keras.Input(batch_shape=(None, N_LANDMARKS, 3), name="inputs")
     front = keras.Model(
-        raw, LandmarkFeatures()(SelectLandmarks()(AddBatchAxis()(raw))), name="front"
+        raw, LandmarkFeatures(max_len=None)(SelectLandmarks()(AddBatchAxis()(raw))), name="front"
     )
     frames = np.random.default_rng(0).random((args.frames, N_LANDMARKS, 3), dtype=np.float32)
 

@@ -30,8 +30,9 @@ import numpy as np
 
 from islr.augment import AugmentSettings
 from islr.augment.batched import BatchAugmentation
+from islr.config import group_config
 from islr.landmarks import N_POINTS
-from islr.train.batch_plan import DEFAULT_BOUNDARIES, pad_length
+from islr.train.batch_plan import pad_length
 from islr.train.gather import drop_empty_frames, pad_batch
 from islr.train.pipeline import SequenceBatches
 
@@ -147,7 +148,7 @@ def main() -> None:
         max_len=args.max_len,
         training=True,
         seed=args.seed,
-        boundaries=DEFAULT_BOUNDARIES,
+        boundaries=tuple(group_config("data", "kaggle").buckets),
     )
     settings = settings_of(max_len=args.max_len)  # conf/augment/default.yaml
     numpy_plan = SequenceBatches(source, np.arange(len(source)), **common)  # max_len window

@@ -24,7 +24,6 @@ import keras
 import numpy as np
 
 from islr.landmarks import N_POINTS
-from islr.train.batch_plan import DEFAULT_BOUNDARIES
 from islr.train.pipeline import SequenceBatches
 
 
@@ -49,6 +48,13 @@ class SyntheticSequences:
 
     def sequence(self, i: int) -> np.ndarray:
         return self._seqs[i]
+
+
+def shipped_buckets() -> tuple[int, ...]:
+    """``data.buckets`` of conf/data/kaggle.yaml."""
+    from islr.config import group_config
+
+    return tuple(group_config("data", "kaggle").buckets)
 
 
 def build(model_name: str, num_classes: int, max_len: int) -> keras.Model:
@@ -123,7 +129,7 @@ def main() -> None:
     results = {}
     for mode, bucketing in (("bucketing", True), ("pad to max_len", False)):
         ds = SequenceBatches(
-            source, idx, boundaries=DEFAULT_BOUNDARIES, bucketing=bucketing, **common
+            source, idx, boundaries=shipped_buckets(), bucketing=bucketing, **common
         )
         keras.backend.clear_session()
         model = build(args.model, num_classes, args.max_len)
@@ -144,7 +150,7 @@ def main() -> None:
 
     augment = group_config("augment", "default", [f"data.max_len={args.max_len}"])
     ds = SequenceBatches(
-        source, idx, boundaries=DEFAULT_BOUNDARIES, augmenter=instantiate(augment), **common
+        source, idx, boundaries=shipped_buckets(), augmenter=instantiate(augment), **common
     )
     p = time_pipeline(ds, args.pipeline_batches)
     train_rate = results["bucketing"]["samples_per_s"]

@@ -20,6 +20,9 @@ from islr.landmarks import (
 )
 from layer_test_case import run_layer_test
 
+# Frames the reference recipe keeps (reference-recipe.md; data.max_len in conf/data/kaggle.yaml).
+RECIPE_MAX_LEN = 384
+
 TOL = {"rtol": 1e-5, "atol": 1e-5}
 
 
@@ -125,19 +128,23 @@ def test_extract_features_matches_oracle(name: str) -> None:
     rng = np.random.default_rng(100 + CASES.index(name))
     x = _case(name, rng)
     want = reference_features(x, max_len=384)
-    got = extract_features(x)
+    got = extract_features(x, max_len=RECIPE_MAX_LEN)
     assert got.dtype == np.float32
     assert got.shape == (min(len(x), 384), N_FEATURES)
     assert np.all(np.isfinite(got))
     np.testing.assert_allclose(got, want, **TOL)
     # Same answer from the already-selected 118 points.
-    np.testing.assert_allclose(extract_features(x[:, list(POINT_INDICES)]), got, rtol=0, atol=0)
+    np.testing.assert_allclose(
+        extract_features(x[:, list(POINT_INDICES)], max_len=RECIPE_MAX_LEN), got, rtol=0, atol=0
+    )
 
 
 @pytest.mark.backend
 def test_all_nan_sequence_is_all_zero() -> None:
     x = np.full((6, N_LANDMARKS, 3), np.nan, dtype=np.float32)
-    assert np.array_equal(extract_features(x), np.zeros((6, N_FEATURES), np.float32))
+    assert np.array_equal(
+        extract_features(x, max_len=RECIPE_MAX_LEN), np.zeros((6, N_FEATURES), np.float32)
+    )
 
 
 @pytest.mark.backend
@@ -147,7 +154,7 @@ def test_never_seen_reference_uses_half() -> None:
     x = _frames(rng, 5)
     x[:, REFERENCE_LANDMARK] = np.nan
     x[:, POINT_INDICES[0], :2] = 0.5
-    got = extract_features(x)
+    got = extract_features(x, max_len=RECIPE_MAX_LEN)
     assert np.all(got[:, 0:2] == 0)
     assert np.any(got[:, 2:236] != 0)
 
@@ -326,11 +333,11 @@ def test_layer_contract(name: str, tmp_path) -> None:
 def test_float32_features_under_a_global_mixed_policy_equal_float32_ones() -> None:
     rng = np.random.default_rng(11)
     raw = _frames(rng, 12)[None]
-    want = _np(LandmarkFeatures()(SelectLandmarks()(raw)))
+    want = _np(LandmarkFeatures(max_len=RECIPE_MAX_LEN)(SelectLandmarks()(raw)))
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy("mixed_bfloat16")
     try:
-        got = LandmarkFeatures()(SelectLandmarks()(raw))
+        got = LandmarkFeatures(max_len=RECIPE_MAX_LEN)(SelectLandmarks()(raw))
     finally:
         keras.config.set_dtype_policy(previous)
     np.testing.assert_array_equal(_np(got), want)
@@ -368,7 +375,7 @@ def test_select_landmarks_rejects_wrong_landmark_count() -> None:
 )
 def test_extract_features_rejects_bad_frames(frames: np.ndarray, pattern: str) -> None:
     with pytest.raises(ValueError, match=pattern):
-        extract_features(frames)
+        extract_features(frames, max_len=RECIPE_MAX_LEN)
 
 
 def test_layer_rejects_bad_arguments_and_shapes() -> None:
@@ -377,6 +384,6 @@ def test_layer_rejects_bad_arguments_and_shapes() -> None:
     with pytest.raises(ValueError, match="max_len"):
         LandmarkFeatures(max_len=2.5)
     with pytest.raises(ValueError, match=r"\[batch, time, 118, 3\]"):
-        LandmarkFeatures()(np.zeros((2, 5, 543, 3), np.float32))
+        LandmarkFeatures(max_len=RECIPE_MAX_LEN)(np.zeros((2, 5, 543, 3), np.float32))
     with pytest.raises(ValueError, match="max_len"):
         extract_features(np.zeros((3, N_POINTS, 3), np.float32), max_len=0)

@@ -22,7 +22,7 @@ def _to_tflite(tmp_path) -> bytes:
     frames = keras.Input(shape=(N_LANDMARKS, 3), batch_size=None, name="frames")  # [T, 543, 3]
     x = keras.ops.expand_dims(frames, 0)
     x = SelectLandmarks()(x)
-    x = LandmarkFeatures()(x)
+    x = LandmarkFeatures(max_len=384)(x)  # the recipe's data.max_len
     model = keras.Model(frames, x)
     saved = tmp_path / "saved_model"
     model.export(str(saved), format="tf_saved_model", verbose=False)

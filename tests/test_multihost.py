@@ -144,7 +144,12 @@ def test_shards_of_each_global_batch_make_the_one_host_batch(training) -> None:
 
 def test_shards_must_split_the_batch() -> None:
     make = lambda **kw: SequenceBatches(  # noqa: E731
-        ArraySource([5, 9, 12, 7, 30, 6, 8, 10]), range(8), batch_size=4, max_len=32, **kw
+        ArraySource([5, 9, 12, 7, 30, 6, 8, 10]),
+        range(8),
+        batch_size=4,
+        max_len=32,
+        boundaries=[16, 32],
+        **kw,
     )
     with pytest.raises(ValueError, match="does not split into 3 shards"):
         make(num_shards=3, shard_index=0)

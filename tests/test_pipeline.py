@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from augment_oracle import settings_of
+from islr.config import group_config
 from islr.landmarks import N_POINTS, PAD_VALUE
 from islr.train.batch_plan import bucket_boundaries, host_window
 from islr.train.gather import count_valid_frames, pad_batch
@@ -16,6 +17,14 @@ from islr.train.pipeline import SequenceBatches
 from islr.train.sharding import Shard
 
 pytestmark = pytest.mark.backend
+
+
+def batches(source, indices, **kw) -> SequenceBatches:
+    """``SequenceBatches`` with the shipped ``data.max_len`` / ``data.buckets`` unless given."""
+    data = group_config("data", "kaggle")
+    kw.setdefault("max_len", int(data.max_len))
+    kw.setdefault("boundaries", tuple(data.buckets))
+    return SequenceBatches(source, indices, **kw)
 
 
 class ArraySource:
@@ -57,7 +66,7 @@ def test_train_batches_have_fixed_size_bucket_shapes_and_end_padding():
     rng = np.random.default_rng(0)
     lengths = [int(v) for v in rng.integers(1, 70, size=53)]
     src = ArraySource(lengths)
-    ds = SequenceBatches(
+    ds = batches(
         src, range(53), batch_size=8, max_len=48, training=True, boundaries=[8, 16, 32, 64]
     )
     assert len(ds) == 53 // 8
@@ -81,7 +90,7 @@ def test_train_batches_have_fixed_size_bucket_shapes_and_end_padding():
 
 def test_bucketing_off_pads_everything_to_max_len():
     src = ArraySource([3, 5, 40, 7])
-    ds = SequenceBatches(src, range(4), batch_size=2, max_len=32, training=True, bucketing=False)
+    ds = batches(src, range(4), batch_size=2, max_len=32, training=True, bucketing=False)
     assert {ds[k][0].shape[1] for k in range(len(ds))} == {32}
 
 
@@ -89,7 +98,7 @@ def test_all_nan_frames_dropped_and_empty_sequences_skipped_with_warning(caplog)
     src = ArraySource([6, 4, 5], nan_frames={0: [0, 3, 5], 1: [0, 1, 2, 3]})
     assert count_valid_frames(src).tolist() == [3, 0, 5]
     with caplog.at_level(logging.WARNING):
-        ds = SequenceBatches(src, range(3), batch_size=4, max_len=16, training=False)
+        ds = batches(src, range(3), batch_size=4, max_len=16, training=False)
     assert ds.skipped.tolist() == [1]
     assert "1 of 3 sequences" in caplog.text
     x, y, w = ds[0]
@@ -98,14 +107,14 @@ def test_all_nan_frames_dropped_and_empty_sequences_skipped_with_warning(caplog)
     np.testing.assert_array_equal(rows[0][:3], src.seqs[0][[1, 2, 4]])
     assert (rows[0][3:] == PAD_VALUE).all()
     with pytest.raises(ValueError, match="no usable sequence"):
-        SequenceBatches(src, [1], batch_size=2, max_len=16)
+        batches(src, [1], batch_size=2, max_len=16)
 
 
 def test_eval_visits_every_sample_exactly_once_with_constant_batch_size():
     rng = np.random.default_rng(1)
     lengths = [int(v) for v in rng.integers(1, 60, size=37)]
     src = ArraySource(lengths)
-    ds = SequenceBatches(src, range(37), batch_size=8, max_len=64, boundaries=[16, 32])
+    ds = batches(src, range(37), batch_size=8, max_len=64, boundaries=[16, 32])
     assert len(ds) == 5
     real: list[int] = []
     for x, y, w in ds.iter_numpy():
@@ -121,7 +130,7 @@ def test_shuffle_depends_only_on_seed_and_epoch():
     src = ArraySource([int(v) for v in np.random.default_rng(2).integers(2, 30, size=40)])
 
     def make(**kw):
-        return SequenceBatches(src, range(40), batch_size=4, max_len=32, training=True, **kw)
+        return batches(src, range(40), batch_size=4, max_len=32, training=True, **kw)
 
     def epoch_batches(ds):
         return [ds[k] for k in range(len(ds))]
@@ -142,18 +151,18 @@ def test_shuffle_depends_only_on_seed_and_epoch():
 
 def test_max_batches_and_bad_arguments():
     src = ArraySource([5] * 20)
-    ds = SequenceBatches(src, range(20), batch_size=2, max_len=8, training=True, max_batches=3)
+    ds = batches(src, range(20), batch_size=2, max_len=8, training=True, max_batches=3)
     assert len(ds) == 3
     with pytest.raises(IndexError):
         ds[3]
     with pytest.raises(ValueError, match="batch_size"):
-        SequenceBatches(src, range(20), batch_size=0)
+        batches(src, range(20), batch_size=0)
     with pytest.raises(ValueError, match="max_batches"):
-        SequenceBatches(src, range(20), batch_size=2, max_batches=0)
+        batches(src, range(20), batch_size=2, max_batches=0)
     with pytest.raises(TypeError, match="AugmentSettings"):  # the numpy callables are gone
-        SequenceBatches(src, range(20), batch_size=2, augmenter=lambda x, rng: x)
+        batches(src, range(20), batch_size=2, augmenter=lambda x, rng: x)
     with pytest.raises(ValueError, match="shards"):
-        SequenceBatches(src, range(20), batch_size=3, num_shards=2)
+        batches(src, range(20), batch_size=3, num_shards=2)
     with pytest.raises(ValueError, match="shard_index"):
         Shard(2, 2)
     assert Shard(4, 1).rows(8) == slice(2, 4)
@@ -163,7 +172,7 @@ def test_keras_sees_a_dynamic_time_axis_and_direct_indexing_the_real_lengths():
     """Keras' TF adapter fixes its tf.data signature from batches 0 and 1: when it reads them
     they get two lengths (the time axis stays dynamic); indexed directly, they are as planned."""
     src = ArraySource([5] * 16)
-    ds = SequenceBatches(src, range(16), batch_size=4, max_len=32, training=True)
+    ds = batches(src, range(16), batch_size=4, max_len=32, training=True)
     direct = [ds[k][0].shape[1] for k in range(len(ds))]
     assert direct == [16] * 4  # every batch in the smallest bucket
     if keras.backend.backend() != "tensorflow":
@@ -174,7 +183,7 @@ def test_keras_sees_a_dynamic_time_axis_and_direct_indexing_the_real_lengths():
     assert spec[0].shape.as_list() == [None, None, N_POINTS, 3]
     assert [ds[k][0].shape[1] for k in range(len(ds))] == direct
     # One training batch can give one shape only: it is always padded to the largest.
-    one = SequenceBatches(src, range(4), batch_size=4, max_len=32, training=True)
+    one = batches(src, range(4), batch_size=4, max_len=32, training=True)
     assert one[0][0].shape[1] == 32
 
 
@@ -182,7 +191,7 @@ def test_works_on_the_real_cache(tiny_cache):
     lengths = count_valid_frames(tiny_cache)
     assert len(lengths) == len(tiny_cache)
     assert (lengths <= tiny_cache.lengths).all()
-    ds = SequenceBatches(tiny_cache, np.arange(len(tiny_cache)), batch_size=16, max_len=64)
+    ds = batches(tiny_cache, np.arange(len(tiny_cache)), batch_size=16, max_len=64)
     labels = np.concatenate([y[w > 0] for _, y, w in ds.iter_numpy()])
     np.testing.assert_array_equal(np.sort(labels), np.sort(tiny_cache.labels[ds.indices]))
 
@@ -215,8 +224,8 @@ def test_cache_arrays_and_sequences_give_the_same_padded_batches(training):
     aug = settings_of(max_len=40) if training else None
     kw = dict(batch_size=8, max_len=40, training=training, augmenter=aug, boundaries=[16, 32])
     seqs = ArraySource(lengths, nan_frames)
-    flat = SequenceBatches(FlatSource(lengths, nan_frames), range(45), **kw)
-    copied = SequenceBatches(seqs, range(45), **kw)
+    flat = batches(FlatSource(lengths, nan_frames), range(45), **kw)
+    copied = batches(seqs, range(45), **kw)
     assert len(flat) == len(copied) > 1
     window = 80 if training else 40  # 40 / resample_scale[0]
     for k in range(len(flat)):
@@ -231,7 +240,7 @@ def test_training_batches_keep_the_window_of_the_augmentation():
     lengths = [10, 70, 100, 20]
     src = FlatSource(lengths)
     aug = settings_of(max_len=32)  # resample 0.5-1.5: the host keeps 64 frames
-    ds = SequenceBatches(src, range(4), batch_size=4, max_len=32, training=True, augmenter=aug)
+    ds = batches(src, range(4), batch_size=4, max_len=32, training=True, augmenter=aug)
     assert ds.max_len == 64 and tuple(ds.boundaries) == (16, 32, 64)
     x, y = ds[0]
     assert x.shape[1] == 64
@@ -239,5 +248,5 @@ def test_training_batches_keep_the_window_of_the_augmentation():
         n = min(lengths[i], 64)
         np.testing.assert_array_equal(row[:n], src.seqs[i][:n])  # raw frames: not augmented
         assert (row[n:] == PAD_VALUE).all()
-    ev = SequenceBatches(src, range(4), batch_size=4, max_len=32, augmenter=aug)
+    ev = batches(src, range(4), batch_size=4, max_len=32, augmenter=aug)
     assert ev.max_len == 32 and ev[0][0].shape[1] == 32

@@ -56,7 +56,6 @@ REFERENCE_LANDMARK = 17
 REFERENCE_POINT = POINT_INDICES.index(REFERENCE_LANDMARK)  # 15
 REFERENCE_FALLBACK = 0.5  # used per axis where the reference point is never seen
 
-MAX_LEN = 384  # frames kept by the reference recipe
 PAD_VALUE = -100.0  # padded frames (at the end of time) are filled with this in every value
 
 # Slices of each group inside the 118 selected points.

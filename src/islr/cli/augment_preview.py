@@ -119,7 +119,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--samples", type=int, default=3, help="augmented samples per PNG")
     parser.add_argument("--frames", type=int, default=4, help="frames shown per sequence")
     parser.add_argument(
-        "--max-len", type=int, default=landmarks.MAX_LEN, help="crop length of the recipe"
+        "--max-len",
+        type=int,
+        default=None,
+        help="crop length of the recipe (default: data.max_len of conf/data/kaggle.yaml)",
     )
     parser.add_argument(
         "--crop-len", type=int, default=None, help="crop preview length (default: half of T)"
@@ -127,6 +130,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
     parser.add_argument("--verbose", action="store_true", help="show tracebacks of errors")
     args = parser.parse_args(argv)
+    if args.max_len is None:
+        args.max_len = int(group_config("data", "kaggle").max_len)
     for name in ("samples", "frames", "max_len"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be >= 1")

@@ -10,7 +10,7 @@ import numpy as np
 
 from islr.features.landmark_features import LandmarkFeatures
 from islr.features.select_landmarks import SelectLandmarks
-from islr.landmarks import MAX_LEN, N_LANDMARKS, N_POINTS, PAD_VALUE
+from islr.landmarks import N_LANDMARKS, N_POINTS, PAD_VALUE
 
 # The layers are stateless: build one pipeline per max_len and reuse it.
 _PIPELINES: dict[int | None, Callable[[np.ndarray], Any]] = {}
@@ -42,7 +42,7 @@ def _bucket(t: int) -> int:
     return max(_MIN_BUCKET, 1 << (t - 1).bit_length())
 
 
-def extract_features(frames: np.ndarray, max_len: int | None = MAX_LEN) -> np.ndarray:
+def extract_features(frames: np.ndarray, *, max_len: int | None) -> np.ndarray:
     """Compute the 708 recipe features of one unpadded sequence.
 
     Args:

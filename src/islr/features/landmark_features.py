@@ -8,7 +8,6 @@ import keras
 from keras import ops
 
 from islr.landmarks import (
-    MAX_LEN,
     N_FEATURES,
     N_POINTS,
     PAD_VALUE,
@@ -62,7 +61,7 @@ class LandmarkFeatures(keras.layers.Layer):
 
     def __init__(
         self,
-        max_len: int | None = MAX_LEN,
+        max_len: int | None,
         pad_value: float = PAD_VALUE,
         dtype: Any = None,
         **kwargs: Any,

@@ -4,7 +4,7 @@ Never imports TensorFlow (works under any Keras backend).
 """
 
 from islr.train.awp import AWPModel, AWPSchedule
-from islr.train.batch_plan import DEFAULT_BOUNDARIES, bucket_boundaries
+from islr.train.batch_plan import bucket_boundaries
 from islr.train.datamodule import load_split
 from islr.train.evaluate import (
     Evaluation,
@@ -27,7 +27,6 @@ from islr.train.run_checks import parse_fold
 from islr.train.sweep import CVSummaryCallback, summarize_runs
 
 __all__ = [
-    "DEFAULT_BOUNDARIES",
     "OPTIMIZER_NAMES",
     "AWPModel",
     "AWPSchedule",

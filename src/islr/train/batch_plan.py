@@ -25,8 +25,6 @@ import numpy as np
 
 from islr.augment.settings import AugmentSettings
 
-DEFAULT_BOUNDARIES: tuple[int, ...] = (16, 32, 64, 128, 256, 384)
-
 
 def bucket_boundaries(
     boundaries: Sequence[int] | None, max_len: int, bucketing: bool = True

@@ -24,9 +24,8 @@ import keras
 import numpy as np
 
 from islr.augment.settings import AugmentSettings
-from islr.landmarks import MAX_LEN
 from islr.train import batch_plan
-from islr.train.batch_plan import DEFAULT_BOUNDARIES, bucket_boundaries, host_window
+from islr.train.batch_plan import bucket_boundaries, host_window
 from islr.train.gather import FrameTable, SequenceSource, count_valid_frames
 from islr.train.sharding import Shard
 
@@ -87,11 +86,11 @@ class SequenceBatches(keras.utils.PyDataset):
         indices: Sequence[int],
         *,
         batch_size: int,
-        max_len: int = MAX_LEN,
+        max_len: int,
         training: bool = False,
         augmenter: AugmentSettings | None = None,
         seed: int = 0,
-        boundaries: Sequence[int] | None = DEFAULT_BOUNDARIES,
+        boundaries: Sequence[int] | None,
         bucketing: bool = True,
         valid_lengths: Sequence[int] | None = None,
         initial_epoch: int = 0,
