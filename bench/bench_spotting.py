@@ -80,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sample", type=Path, default=REAL_SAMPLE, help="real Kaggle-layout root")
     ap.add_argument("--model", help="a trained run or export (default: train one here)")
     ap.add_argument("--epochs", type=int, default=30, help="training epochs")
+    ap.add_argument("--keep", type=Path, help="train into this folder, kept")
     ap.add_argument("--held-out", type=int, nargs="+", default=[49445, 55372, 62590, 2044])
     ap.add_argument("--streams", type=int, default=20, help="streams per set")
     ap.add_argument("--clips", type=int, default=5, help="clips per stream")
@@ -96,7 +97,8 @@ def main(argv: list[str] | None = None) -> int:
 
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        model = args.model or train(args.sample, args.held_out, Path(tmp), args.epochs)
+        work = args.keep or Path(tmp)
+        model = args.model or train(args.sample, args.held_out, work, args.epochs)
         predictor = load_predictor(model)
         names = sign_names(predictor)
         trained_s = time.perf_counter() - t0
@@ -172,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
         ratio = base.false_alarm_rate / spot.false_alarm_rate if spot.false_alarm_rate else np.inf
         print(f"{subset}: false alarms {ratio:.1f}x fewer than the baseline; F1 {spot.f1:.3f}")
     print(f"activity rule: {settings.activity.as_dict()}")
-    print(f"min_confidence {settings.min_confidence}, window {settings.window}")
+    print(f"rejection threshold {settings.threshold(predictor):.3f}, window {settings.window}")
     print(f"model: {'trained here' if not args.model else args.model} ({trained_s:.0f} s)")
     print(f"total {time.perf_counter() - t0:.0f} s")
     return 0

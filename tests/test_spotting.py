@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
+from omegaconf import OmegaConf
 
 from islr.data import read_landmark_file
 from islr.export.activity import ActivityRule, active_segments
@@ -45,6 +47,39 @@ def run_dir(tmp_path_factory) -> Path:
     from test_export import make_run_dir
 
     return make_run_dir(tmp_path_factory.mktemp("spot_run"), 5)
+
+
+@pytest.mark.parametrize(
+    "change, key",
+    [
+        (("min_speed:", "min_sped:"), "activity.min_sped"),
+        (("window: 64", "window: wide"), "window"),
+        (("max_gap: 12", "max_gap: 1.5"), "activity.max_gap"),
+        (("stride: 32\n", ""), "stride"),
+    ],
+)
+def test_a_wrong_spot_config_fails_naming_the_key(change: tuple[str, str], key: str) -> None:
+    from importlib import resources
+
+    from islr.export.activity import read_spot_values
+
+    text = (resources.files("islr.conf") / "spot" / "default.yaml").read_text()
+    assert change[0] in text
+    with pytest.raises(ValueError, match=rf"^mine\.yaml: {re.escape(key)}: "):
+        read_spot_values(text.replace(*change), "mine.yaml")
+
+
+def test_hydra_composes_the_spot_group_with_its_schema() -> None:
+    from hydra import compose, initialize_config_module
+    from hydra.errors import ConfigCompositionException
+
+    from islr.export.activity import shipped_spot_values
+
+    with initialize_config_module(config_module="islr.conf", version_base="1.3"):
+        cfg = compose("spot/default")
+        assert OmegaConf.to_container(cfg.spot) == shipped_spot_values()
+        with pytest.raises(ConfigCompositionException, match="min_sped"):
+            compose("spot/default", overrides=["spot.activity.min_sped=0.1"])
 
 
 def test_activity_finds_every_clip_of_a_real_stream(stream) -> None:

@@ -121,7 +121,7 @@ def _spot(args: argparse.Namespace, predictor, settings) -> int:
     signs = sum(s.sign is not None for s in segments)
     print(
         f"stream ended: {signs} sign(s), {len(segments) - signs} segment(s) below "
-        f"min_confidence {spot.min_confidence} (no sign)",
+        f"the rejection threshold {spot.threshold(predictor):.3f} (no sign)",
         file=sys.stderr,
     )
     return 0

@@ -226,6 +226,33 @@ class ExportConfig:
     web: WebExportConfig = field(default_factory=WebExportConfig)
 
 
+# --- spot/ -------------------------------------------------------------------------------------
+@dataclass
+class ActivityRuleConfig:
+    """``spot.activity``: :class:`islr.export.activity.ActivityRule`'s fields."""
+
+    min_hand_points: int = MISSING
+    min_speed: float = MISSING
+    motion_window: int = MISSING
+    smoothing: float = MISSING
+    on_threshold: float = MISSING
+    off_threshold: float = MISSING
+    min_length: int = MISSING
+    max_gap: int = MISSING
+
+
+@dataclass
+class SpotConfig:
+    """``spot``: :class:`islr.export.spot.SpotSettings` (sign spotting, ``islr-predict --spot``
+    and the browser app)."""
+
+    activity: ActivityRuleConfig = field(default_factory=ActivityRuleConfig)
+    window: int = MISSING
+    stride: int = MISSING
+    min_confidence: Optional[float] = MISSING
+    uncalibrated_min_confidence: float = MISSING
+
+
 # --- paths/ ------------------------------------------------------------------------------------
 @dataclass
 class PathsConfig:

@@ -30,6 +30,7 @@ SCHEMAS: dict[str, type] = {
     "callbacks": schema.CallbacksConfig,
     "export": schema.ExportConfig,
     "paths": schema.PathsConfig,
+    "spot": schema.SpotConfig,
     "train": schema.TrainRunConfig,
     "eval": schema.EvalRunConfig,
     "export_run": schema.ExportRunConfig,

@@ -37,6 +37,7 @@ __all__ = [
     "ActivitySegmenter",
     "active_segments",
     "frame_activity",
+    "read_spot_values",
     "shipped_spot_values",
 ]
 
@@ -97,22 +98,67 @@ class ActivityRule:
         return asdict(self)
 
 
-def shipped_spot_values() -> dict:
-    """``conf/spot/default.yaml`` as a plain dict (it ships inside the package)."""
-    from omegaconf import OmegaConf
+def read_spot_values(text: str, where: str = "spot config") -> dict:
+    """A spot config (YAML ``text``, e.g. ``conf/spot/default.yaml``) checked against its schema
+    (:class:`islr.config.schema.SpotConfig`), as a plain dict.
 
-    text = (resources.files("islr.conf") / "spot" / "default.yaml").read_text()
-    values = OmegaConf.to_container(OmegaConf.create(text))
+    Merged onto the schema as Hydra does with the file's defaults list, without Hydra's global
+    state (this runs inside ``islr-train``'s export too).
+
+    Raises:
+        ValueError: naming ``where`` and the key, for an unknown key, a wrong type or a
+            missing value.
+    """
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    from islr.config.schema import SpotConfig
+
+    try:
+        own = OmegaConf.create(text)
+        own.pop("defaults", None)
+        merged = OmegaConf.merge(OmegaConf.structured(SpotConfig), own)
+        values = OmegaConf.to_container(merged, throw_on_missing=True)
+    except OmegaConfBaseException as exc:
+        key = getattr(exc, "full_key", None)
+        message = str(exc).splitlines()[0]
+        raise ValueError(f"{where}: {key}: {message}" if key else f"{where}: {message}") from exc
     assert isinstance(values, dict)
     return values
 
 
+def shipped_spot_values() -> dict:
+    """``conf/spot/default.yaml`` (it ships inside the package), see :func:`read_spot_values`."""
+    where = resources.files("islr.conf") / "spot" / "default.yaml"
+    return read_spot_values(where.read_text(), "conf/spot/default.yaml")
+
+
 def _body_width(frame: np.ndarray) -> float:
     for a, b in (_SHOULDERS, _FACE_SIDES):
-        width = float(np.linalg.norm(frame[a, :2] - frame[b, :2]))
+        dx, dy = (float(u) - float(v) for u, v in zip(frame[a, :2], frame[b, :2], strict=True))
+        width = math.sqrt(dx * dx + dy * dy)
         if math.isfinite(width) and width > 1e-6:
             return width
     return math.nan
+
+
+# The arithmetic below is float64, summed in frame and point order: web/app/activity.js repeats
+# it operation for operation, so the page and Python find the same segments.
+def _mean_point(points: np.ndarray) -> tuple[float, float]:
+    x = y = 0.0
+    for px, py in points.tolist():
+        x += px
+        y += py
+    return x / len(points), y / len(points)
+
+
+def _mean_seen(speeds: list[float]) -> float:
+    total, count = 0.0, 0
+    for v in speeds:  # not sum(): Python's sum of floats is compensated, JS's loop is not
+        if not math.isnan(v):
+            total += v
+            count += 1
+    return total / count  # the frame just pushed has a hand in view
 
 
 def frame_activity(frames: np.ndarray, rule: ActivityRule) -> np.ndarray:
@@ -134,7 +180,7 @@ class ActivitySegmenter:
         self.frame = -1  # index of the last frame pushed
         self.score = 0.0
         self._width = math.nan  # last known body width
-        self._centres: list[np.ndarray | None] = [None, None]  # last frame's hand centres
+        self._centres: list[tuple[float, float] | None] = [None, None]  # last hand centres
         self._speeds: list[float] = []  # the last motion_window speeds
         self._run_start = -1  # first raw-active frame after the last pause longer than max_gap
         self._last_active = -(10**9)
@@ -158,18 +204,19 @@ class ActivitySegmenter:
                 self._centres[h] = None
                 continue
             in_view = True
-            centre = points[seen].mean(axis=0)
+            centre = _mean_point(points[seen])
             previous = self._centres[h]
             if previous is None:
                 speed = max(speed, rule.min_speed)  # just came into view
             elif math.isfinite(self._width):
-                speed = max(speed, float(np.linalg.norm(centre - previous)) / self._width)
+                dx, dy = centre[0] - previous[0], centre[1] - previous[1]
+                speed = max(speed, math.sqrt(dx * dx + dy * dy) / self._width)
             self._centres[h] = centre
         self._speeds.append(speed if in_view else math.nan)
         del self._speeds[: -rule.motion_window]
         # averaged over the frames with a hand in view: a hand coming back is not slowed down
         # by the frames it was away
-        active = in_view and float(np.nanmean(self._speeds)) >= rule.min_speed
+        active = in_view and _mean_seen(self._speeds) >= rule.min_speed
         self.score += self._alpha * (float(active) - self.score)
         if active:
             if t - self._last_active - 1 > rule.max_gap:

@@ -3,8 +3,9 @@
 The stream is cut into signing segments by the activity rule (:mod:`islr.export.activity`);
 each segment is classified with the clip-level model (:func:`~islr.export.predict.top_signs`).
 A segment longer than the model's window is classified in overlapping windows and runs of
-windows naming the same sign are merged. A segment whose probability is below
-``min_confidence`` is "no sign": dropped from the result and counted.
+windows naming the same sign are merged. A segment whose probability is below the rejection
+threshold (:meth:`SpotSettings.threshold`: ``min_confidence``, else the model's calibrated
+threshold) is "no sign": dropped from the result and counted.
 
 The same :class:`Spotter` serves a file (:func:`spot_signs`) and a live camera or video
 (:func:`spot_stream`), so both give the same segments for the same frames.
@@ -35,7 +36,7 @@ __all__ = [
 @dataclass(frozen=True)
 class SignSegment:
     """One spotted segment: frames ``start_frame..end_frame`` (inclusive, counted from the
-    stream's first frame), its ``sign`` (``None``: no sign, below ``min_confidence``) and the
+    stream's first frame), its ``sign`` (``None``: no sign, below the rejection threshold) and the
     model's probability ``confidence`` of the best sign."""
 
     start_frame: int
@@ -56,19 +57,24 @@ class SpotSettings:
         activity: the signing-activity rule.
         window: most frames the classifier sees at once.
         stride: frames between the windows of a segment longer than ``window``.
-        min_confidence: probability (0-1) below which a segment is no sign.
+        min_confidence: probability (0-1) below which a segment is no sign; ``None``: the
+            model's calibrated rejection threshold, else ``uncalibrated_min_confidence``.
+        uncalibrated_min_confidence: the threshold for a model without calibration.
     """
 
     activity: ActivityRule
     window: int
     stride: int
-    min_confidence: float
+    min_confidence: float | None
+    uncalibrated_min_confidence: float
 
     def __post_init__(self) -> None:
         if self.window < 1 or self.stride < 1:
             raise ValueError(f"window and stride must be >= 1, got {self.window}, {self.stride}")
-        if not 0 <= self.min_confidence <= 1:
-            raise ValueError(f"min_confidence must be in [0, 1], got {self.min_confidence}")
+        for key in ("min_confidence", "uncalibrated_min_confidence"):
+            value = getattr(self, key)
+            if value is not None and not 0 <= value <= 1:
+                raise ValueError(f"{key} must be in [0, 1], got {value}")
 
     @classmethod
     def shipped(cls, **changes: object) -> SpotSettings:
@@ -77,12 +83,30 @@ class SpotSettings:
         values["activity"] = ActivityRule(**values["activity"])
         return replace(cls(**values), **changes)
 
+    def threshold(self, predictor: Predictor) -> float:
+        """The probability below which a segment is no sign for ``predictor``'s model:
+        ``min_confidence``, else the model's calibrated threshold, else the uncalibrated one."""
+        if self.min_confidence is not None:
+            return self.min_confidence
+        calibrated = calibrated_threshold(predictor)
+        return self.uncalibrated_min_confidence if calibrated is None else calibrated
+
+    def as_dict(self) -> dict[str, object]:
+        """The settings by name, the rule's as a nested dict (for reports and the web app)."""
+        return asdict(self)
+
+
+def calibrated_threshold(predictor: Predictor) -> float | None:
+    """The rejection threshold of ``predictor``'s calibration (``None``: not calibrated)."""
+    return getattr(predictor, "rejection_threshold", None)
+
 
 class Spotter:
     """Spots signs frame by frame: :meth:`push` each frame ``[543, 3]``, :meth:`finish` at the end.
 
-    Both return the segments that closed (no-sign ones too, with ``sign=None``); only the frames
-    of a segment that may still be reported are kept. ``rejected`` counts the no-sign segments.
+    Both return the segments that closed (no-sign ones too, with ``sign=None``, below
+    ``threshold``); only the frames of a segment that may still be reported are kept.
+    ``rejected`` counts the no-sign segments.
     """
 
     def __init__(self, predictor: Predictor, names: Sequence[str], settings: SpotSettings) -> None:
@@ -90,6 +114,7 @@ class Spotter:
         self.names = names
         self.settings = settings
         self.rejected = 0
+        self.threshold = settings.threshold(predictor)
         self._segmenter = ActivitySegmenter(settings.activity)
         self._frames: list[np.ndarray] = []
         self._first = 0  # stream index of self._frames[0]
@@ -119,7 +144,7 @@ class Spotter:
         for start, end in spans:
             clip = np.stack(self._frames[start - self._first : end - self._first + 1])
             for segment in self._windows(clip, start):
-                if segment.confidence < self.settings.min_confidence:
+                if segment.confidence < self.threshold:
                     self.rejected += 1
                     segment = replace(segment, sign=None)
                 out.append(segment)
