@@ -162,6 +162,17 @@ def test_participant_and_sequence_ids(tmp_path) -> None:
     assert forced[0].relative_path == f"train_landmark_files/7/{forced[0].sequence_id}.parquet"
 
 
+def test_repeated_clips_dropped_and_clashing_names_refused(tmp_path) -> None:
+    for copy in ("a", "b"):
+        (tmp_path / copy / "31" / "hello").mkdir(parents=True)
+        (tmp_path / copy / "31" / "hello" / "x.mp4").write_bytes(b"")
+    once = find_videos([tmp_path / "a"])
+    assert find_videos([tmp_path / "a", tmp_path / "a" / "31" / "hello" / "x.mp4"]) == once
+    # another file with the same signer, sign and name would write the same landmark file
+    with pytest.raises(ValueError, match=r"x\.mp4 and .*x\.mp4 map to the same clip"):
+        find_videos([tmp_path / "a", tmp_path / "b"])
+
+
 def test_manifest_labels_and_errors(tmp_path, real_videos_dir) -> None:
     hello = real_videos_dir / "hello" / "hello_1.mp4"
     manifest = tmp_path / "labels.csv"

@@ -34,9 +34,10 @@ import pandas as pd
 
 from islr.atomic_io import exclusive_lock, write_text_atomic
 from islr.data._util import progress as progress_bar
+from islr.data.batch_run import drop_repeats
 from islr.data.importers.aliases import SignNames
 from islr.data.importers.manifest import read_csv_cells
-from islr.data.reader import SIGN_MAP_FILENAME, TRAIN_CSV_FILENAME, DataError, read_sign_map
+from islr.data.reader import SIGN_MAP_FILENAME, TRAIN_CSV_FILENAME, read_sign_map
 from islr.data.video.extract import build_sign_map
 from islr.data.writer import write_landmark_file
 from islr.landmarks import LHAND, RHAND
@@ -144,23 +145,6 @@ def _why_unusable(frames: np.ndarray) -> str | None:
     return None
 
 
-def _unique(items: Sequence[ImportItem]) -> list[ImportItem]:
-    """Drop exact repeats (one recording given twice); refuse two that share a sequence id."""
-    seen: dict[int, ImportItem] = {}
-    out = []
-    for item in items:
-        other = seen.get(item.sequence_id)
-        if other is None:
-            seen[item.sequence_id] = item
-            out.append(item)
-        elif other.source.resolve() != item.source.resolve():
-            raise DataError(
-                f"{item.source} and {other.source} map to the same recording (same signer, sign "
-                "and name): rename one or give participant ids in a manifest"
-            )
-    return out
-
-
 def import_recordings(
     items: Sequence[ImportItem],
     root: str | Path,
@@ -188,7 +172,7 @@ def import_recordings(
     t0 = time.perf_counter()
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
-    items = _unique(items)
+    items = drop_repeats(items, lambda item: item.source, "recording")
     report = ImportReport(root=root, items=len(items))
     signs: dict[ImportItem, str] = {}
     skipped: dict[ImportItem, str] = {}

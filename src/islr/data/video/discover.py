@@ -23,12 +23,13 @@ from __future__ import annotations
 
 import hashlib
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
+from islr.data.batch_run import drop_repeats
 from islr.errors import DataError
 
 __all__ = [
@@ -105,7 +106,7 @@ def find_videos(inputs: Sequence[str | Path], participant_id: int | None = None)
             signer = absolute.parent.parent.name
             pid = participant_id if participant_id is not None else participant_id_of(signer)
             clips.append(_clip(video, sign, pid, video.name))
-    return _checked(clips)
+    return drop_repeats(clips, lambda clip: clip.video, "clip")
 
 
 def read_manifest(manifest: str | Path, participant_id: int | None = None) -> list[VideoClip]:
@@ -146,24 +147,7 @@ def read_manifest(manifest: str | Path, participant_id: int | None = None) -> li
         clips.append(_clip(video, sign, pid, str(rec.video)))
     if not clips:
         raise DataError(f"{manifest}: no rows")
-    return _checked(clips)
-
-
-def _checked(clips: Iterable[VideoClip]) -> list[VideoClip]:
-    """Drop exact repeats (one video given twice); refuse two videos that share an id."""
-    seen: dict[int, VideoClip] = {}
-    out = []
-    for clip in clips:
-        other = seen.get(clip.sequence_id)
-        if other is None:
-            seen[clip.sequence_id] = clip
-            out.append(clip)
-        elif other.video.resolve() != clip.video.resolve():
-            raise DataError(
-                f"{clip.video} and {other.video} map to the same clip (same signer, sign and "
-                "name): rename one or give participant ids in a manifest"
-            )
-    return out
+    return drop_repeats(clips, lambda clip: clip.video, "clip")
 
 
 def shard(clips: Sequence[VideoClip], index: int, count: int) -> list[VideoClip]:
