@@ -373,7 +373,8 @@ def build_cache(
     Args:
         root: Kaggle-layout data root (``train.csv``, ``train_landmark_files/``, sign map).
         cache_dir: output folder.
-        num_folds, fold_seed: participant-grouped CV folds stored with the cache.
+        num_folds: participant-grouped CV folds stored with the cache.
+        fold_seed: seed of the fold assignment (see :func:`~islr.data.folds.assign_folds`).
         workers: reader processes (1 = in this process; default: the CPUs, at most one per
             ``FILES_PER_READER`` files to read, so a small data set is read in this process).
         force: rebuild even if an up-to-date cache exists.

@@ -75,9 +75,12 @@ class SequenceBatches(keras.utils.PyDataset):
             ``indices``); computed when omitted.
         initial_epoch: the epoch the first pass belongs to (resume).
         max_batches: serve at most this many batches per pass (debug runs); None = all.
-        workers, use_multiprocessing, max_queue_size: see ``keras.utils.PyDataset``.
-        num_shards, shard_index: serve only this process's share of every global batch
-            (multi-host; see :mod:`islr.train.sharding`).
+        workers: threads or processes that prepare batches (see ``keras.utils.PyDataset``).
+        use_multiprocessing: workers are processes, not threads (see ``keras.utils.PyDataset``).
+        max_queue_size: batches prepared ahead (see ``keras.utils.PyDataset``).
+        num_shards: processes that share every global batch (multi-host; see
+            :mod:`islr.train.sharding`); this one serves only its share.
+        shard_index: which of the ``num_shards`` shares this process serves.
     """
 
     def __init__(

@@ -211,7 +211,8 @@ def extract_dataset(
         root: the data root to write (created).
         settings: frame stride, max frames, mirroring and Holistic's model complexity.
         workers: extraction processes (default: the CPUs this process may use).
-        shard_index, shard_count: which part of the sorted work list this run takes.
+        shard_index: which part of the sorted work list this run takes (from 0).
+        shard_count: in how many parts the work list is split.
         sign_map_file: an existing sign map to keep and extend (e.g. the Kaggle one).
         progress: show a progress bar (on a terminal).
 
