@@ -1,7 +1,9 @@
 """What the batch runs that write a data root share (``islr-import``, ``islr-extract``).
 
 Both turn a work list of recordings into the Kaggle ISLR layout. An item of the work list
-(:class:`WorkItem`) has a stable sequence id and the ``train.csv`` path of its landmark file.
+(:class:`WorkItem`) has a stable sequence id and the ``train.csv`` path of its landmark file;
+work lists may come from a manifest CSV, read like the index CSVs of earlier runs
+(:func:`read_csv_cells`).
 """
 
 from __future__ import annotations
@@ -10,9 +12,11 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Protocol, TypeVar
 
+import pandas as pd
+
 from islr.errors import DataError
 
-__all__ = ["WorkItem", "drop_repeats"]
+__all__ = ["WorkItem", "drop_repeats", "read_csv_cells"]
 
 
 class WorkItem(Protocol):
@@ -57,3 +61,19 @@ def drop_repeats(items: Iterable[Item], source: Callable[[Item], Path], what: st
                 "and name): rename one or give participant ids in a manifest"
             )
     return out
+
+
+def read_csv_cells(path: Path, columns: list[str]) -> pd.DataFrame:
+    """A CSV file's cells as strings (empty cells as ``""``), with ``columns`` required.
+
+    Raises:
+        DataError: the file cannot be parsed or lacks a column, naming it.
+    """
+    try:
+        table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: cannot parse ({exc})") from None
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        raise DataError(f"{path}: missing column(s) {missing}; found {list(table.columns)}")
+    return table

@@ -34,9 +34,8 @@ import pandas as pd
 
 from islr.atomic_io import exclusive_lock, write_text_atomic
 from islr.data._util import progress as progress_bar
-from islr.data.batch_run import drop_repeats
+from islr.data.batch_run import drop_repeats, read_csv_cells
 from islr.data.importers.aliases import SignNames
-from islr.data.importers.manifest import read_csv_cells
 from islr.data.reader import SIGN_MAP_FILENAME, TRAIN_CSV_FILENAME, read_sign_map
 from islr.data.video.extract import build_sign_map
 from islr.data.writer import write_landmark_file

@@ -11,11 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import pandas as pd
-
+from islr.data.batch_run import read_csv_cells
 from islr.data.reader import DataError
 
-__all__ = ["ManifestRow", "read_csv_cells", "read_import_manifest"]
+__all__ = ["ManifestRow", "read_import_manifest"]
 
 
 @dataclass(frozen=True)
@@ -27,22 +26,6 @@ class ManifestRow:
     sign: str | None
     participant_id: int | None
     row: int  # line number in the file (the header is line 1)
-
-
-def read_csv_cells(path: Path, columns: list[str]) -> pd.DataFrame:
-    """A CSV file's cells as strings (empty cells as ``""``), with ``columns`` required.
-
-    Raises:
-        DataError: the file cannot be parsed or lacks a column, naming it.
-    """
-    try:
-        table = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path}: cannot parse ({exc})") from None
-    missing = [c for c in columns if c not in table.columns]
-    if missing:
-        raise DataError(f"{path}: missing column(s) {missing}; found {list(table.columns)}")
-    return table
 
 
 def read_import_manifest(manifest: str | Path) -> list[ManifestRow]:

@@ -27,9 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import pandas as pd
-
-from islr.data.batch_run import drop_repeats
+from islr.data.batch_run import drop_repeats, read_csv_cells
 from islr.errors import DataError
 
 __all__ = [
@@ -119,13 +117,7 @@ def read_manifest(manifest: str | Path, participant_id: int | None = None) -> li
     manifest = Path(manifest)
     if not manifest.is_file():
         raise DataError(f"{manifest}: manifest not found")
-    try:
-        df = pd.read_csv(manifest, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise DataError(f"{manifest}: cannot parse ({exc})") from None
-    missing = [c for c in ("video", "sign") if c not in df.columns]
-    if missing:
-        raise DataError(f"{manifest}: missing column(s) {missing}; found {list(df.columns)}")
+    df = read_csv_cells(manifest, ["video", "sign"])
     has_pid = "participant_id" in df.columns
     clips = []
     for row, rec in enumerate(df.itertuples(index=False), start=2):
