@@ -142,11 +142,13 @@ def _app(root: Path) -> Path:
 @needs_npm
 def test_export_web_writes_the_bundle(models, tmp_path) -> None:
     from islr.export.parity import parity_inputs
+    from islr.export.spot import SpotSettings
     from islr.export.web_bundle import VENDOR_FILES, export_web
     from islr.export.web_settings import WebSettings
 
     app = _app(tmp_path)
     signs = {f"sign_{i}": NUM_CLASSES - 1 - i for i in range(NUM_CLASSES)}
+    spot = SpotSettings.shipped(window=WINDOW, stride=WINDOW // 2)
     settings = WebSettings(
         enabled=True, window=WINDOW, every=4, top_k=2, app_dir=str(app), node_modules=None
     )
@@ -159,6 +161,8 @@ def test_export_web_writes_the_bundle(models, tmp_path) -> None:
         videos=parity_inputs(24),
         keras_fn=lambda f: _keras(models["model"], f),
         tolerance=1e-4,
+        spot=spot,
+        calibration={"temperature": 1.5, "threshold": 0.7, "coverage": 0.9},
     )
     web = tmp_path / "export" / "web"
     assert result.status.startswith("written"), result.status
@@ -177,6 +181,9 @@ def test_export_web_writes_the_bundle(models, tmp_path) -> None:
     assert info["inputs"] == {"frames": [WINDOW, 543, 3], "length": [1]}
     assert info["signs"] == [f"sign_{NUM_CLASSES - 1 - i}" for i in range(NUM_CLASSES)]
     assert json.loads((web / "sign_to_prediction_index_map.json").read_text()) == signs
+    # the page's spotting: conf/spot's settings and the model's calibration, nothing else
+    assert info["spot"] == spot.as_dict()
+    assert info["calibration"] == {"temperature": 1.5, "threshold": 0.7}
 
     from islr.export.web_model import WebModelRunner
 

@@ -1,4 +1,6 @@
-// islr in the browser: webcam or video file -> MediaPipe Holistic -> the sign model -> top signs.
+// islr in the browser: webcam or video file -> MediaPipe Holistic -> the sign model -> top signs
+// over a sliding window, and the signs spotted (islr-predict --spot's activity rule and
+// segment classification, spotting.js), each with its frames, times and confidence.
 //
 // Holistic runs on the page (it needs a canvas); the sign model runs in model-worker.js.
 // Everything is loaded from this folder: no request leaves the page's origin.
@@ -10,15 +12,21 @@
 //   results,                   per processed frame: Float32Array [543*3], NaN = not detected
 //   frameTimes,                per processed file frame: its media time (s)
 //   predictions,               {frame, window, top: [[sign, index, probability], ...], final}
+//   segments,                  spotted: {start_frame, end_frame, start_time, end_time, sign
+//                              (null: no sign), confidence}
+//   threshold,                 the probability below which a segment is no sign
 //   timings,                   per frame: {frame, holisticMs, modelMs (null: no prediction)}
 //   loadFile(urlOrFile, {maxFrames}), startCamera(), stop(),
 //   predictFrames(values, count): the same window/model path on given landmarks -> predictions
+//   spotFrames(values, count): spotting on given landmarks -> {activity: [[start, end]], segments}
+//                              (the segments are also listed on the page)
 // }
 // URL parameters: ?video=<url> processes that file on load (&frames=N: its first N frames
 // only); ?camera=1 starts the webcam.
 
 import { drawFrame, frameFromResults, N_LANDMARKS } from "./landmarks.js";
 import { SlidingWindow, topSigns } from "./sliding-window.js";
+import { Spotter, spotThreshold } from "./spotting.js";
 import { DecodeError, eachFrame, openVideo } from "./video-frames.js";
 
 const FILE_STEP_MS = 1000 / 30; // islr-extract's MediaPipe stamps frames 33.333 ms apart
@@ -33,6 +41,8 @@ const ui = {
   stop: $("stop"),
   top: $("top"),
   sign: $("sign"),
+  segments: $("segments"),
+  signing: $("signing"),
   timing: $("timing"),
   progress: $("progress"),
   message: $("message"),
@@ -48,12 +58,15 @@ const islr = {
   results: [],
   frameTimes: [],
   predictions: [],
+  segments: [],
+  threshold: null,
   timings: [],
   ready: null,
   loadFile,
   startCamera,
   stop,
   predictFrames,
+  spotFrames,
 };
 window.islr = islr;
 
@@ -132,7 +145,7 @@ function runModel(input) {
 async function predict(win, frame) {
   if (!win.anyHand()) return { frame, window: win.length, top: [], final: false, ms: null };
   const { scores, ms } = await runModel(win.input());
-  const top = topSigns(scores, islr.config.signs, islr.config.top_k);
+  const top = topSigns(scores, islr.config.signs, islr.config.top_k, temperature());
   return { frame, window: win.length, top, final: false, ms };
 }
 
@@ -149,6 +162,49 @@ async function finish(win, predictions, number) {
   final.final = true;
   if (final !== last) predictions.push(final);
   return final;
+}
+
+/** The calibrated temperature of the scores (1: the model has no calibration). */
+function temperature() {
+  return islr.config.calibration?.temperature ?? 1;
+}
+
+/** Top-1 [sign, index, probability] of a clip of at most `window` frames (spotting). */
+async function classifyClip(frames) {
+  const win = new SlidingWindow(islr.config.window, 1);
+  for (const frame of frames) win.push(frame);
+  const { scores } = await runModel(win.input());
+  return topSigns(scores, islr.config.signs, 1, temperature())[0];
+}
+
+function newSpotter() {
+  return new Spotter(islr.config.spot, islr.threshold, classifyClip);
+}
+
+function unpack(values, count) {
+  const data = Float32Array.from(values);
+  const size = N_LANDMARKS * 3;
+  if (data.length !== count * size) throw new Error(`expected ${count} x ${size} values, got ${data.length}`);
+  return Array.from({ length: count }, (_, i) => data.subarray(i * size, (i + 1) * size));
+}
+
+/** Spotting on given landmarks (frames at 30 per second), shown in the list like a file's. */
+async function spotFrames(values, count) {
+  await islr.ready;
+  const spotter = newSpotter();
+  const segments = [];
+  islr.segments = [];
+  ui.segments.replaceChildren();
+  let index = 0;
+  for (const frame of unpack(values, count)) {
+    const closed = await spotter.push(frame, (index++ * FILE_STEP_MS) / 1000);
+    showSpotted(closed, spotter);
+    segments.push(...closed);
+  }
+  const last = await spotter.finish();
+  showSpotted(last, null);
+  segments.push(...last);
+  return { activity: spotter.spans, segments };
 }
 
 async function predictFrames(values, count) {
@@ -229,6 +285,35 @@ function showPrediction(prediction) {
   }
 }
 
+function formatTime(seconds) {
+  return seconds === null || seconds === undefined ? "" : `${seconds.toFixed(2)} s`;
+}
+
+function showSegment(segment) {
+  const item = document.createElement("li");
+  item.className = segment.sign === null ? "no-sign" : "";
+  const name = document.createElement("span");
+  name.className = "segment-sign";
+  name.textContent = segment.sign ?? "no sign";
+  const where = document.createElement("span");
+  where.className = "small";
+  const times = segment.start_time === null ? "" : ` (${formatTime(segment.start_time)}–${formatTime(segment.end_time)})`;
+  where.textContent = `frames ${segment.start_frame}–${segment.end_frame}${times}`;
+  const value = document.createElement("span");
+  value.className = "prob";
+  value.textContent = `${(100 * segment.confidence).toFixed(1)} %`;
+  item.append(name, where, value);
+  ui.segments.append(item);
+}
+
+function showSpotted(segments, spotter) {
+  for (const segment of segments) {
+    islr.segments.push(segment);
+    showSegment(segment);
+  }
+  ui.signing.textContent = spotter?.signing ? "Signing…" : "";
+}
+
 let lastModelMs = null;
 function showTiming({ holisticMs, modelMs }) {
   lastModelMs = modelMs ?? lastModelMs;
@@ -245,16 +330,19 @@ function clearOutputs() {
   islr.results = [];
   islr.frameTimes = [];
   islr.predictions = [];
+  islr.segments = [];
   islr.timings = [];
   ui.top.replaceChildren();
+  ui.segments.replaceChildren();
+  ui.signing.textContent = "";
   ui.sign.textContent = "";
   ui.timing.textContent = "";
   ui.progress.textContent = "";
   ctx.clearRect(0, 0, ui.overlay.width, ui.overlay.height);
 }
 
-/** One frame through Holistic, the drawing and the window; returns its timing. */
-async function processFrame(win, image, stamp, number) {
+/** One frame through Holistic, the drawing, the window and the spotter; returns its timing. */
+async function processFrame(win, spotter, image, stamp, number, time) {
   const { frame, ms: holisticMs } = await landmarks(image, stamp);
   islr.results.push(frame);
   drawFrame(ctx, frame, edges);
@@ -263,6 +351,7 @@ async function processFrame(win, image, stamp, number) {
     islr.predictions.push(prediction);
     showPrediction(prediction);
   }
+  showSpotted(await spotter.push(frame, time), spotter);
   const timing = { frame: number, holisticMs, modelMs: prediction?.ms ?? null };
   islr.timings.push(timing);
   showTiming(timing);
@@ -313,18 +402,20 @@ async function loadFile(source, { maxFrames = Infinity } = {}) {
     const { broken } = await openVideo(ui.video, src);
     fitOverlay();
     const win = new SlidingWindow(islr.config.window, islr.config.every);
+    const spotter = newSpotter();
     const base = lastStamp;
     let count = 0;
     const enough = () => current.stopped || count >= maxFrames;
     for await (const { index, mediaTime } of eachFrame(ui.video, broken, enough)) {
       islr.frameTimes.push(mediaTime);
-      await processFrame(win, ui.video, base + (index + 1) * FILE_STEP_MS, index);
+      await processFrame(win, spotter, ui.video, base + (index + 1) * FILE_STEP_MS, index, mediaTime);
       ui.progress.textContent = `${name}: frame ${index + 1}`;
       count = index + 1;
     }
     if (count === 0) throw new DecodeError("it holds no video frame");
     const final = await finish(win, islr.predictions, count - 1);
     if (final) showPrediction(final);
+    showSpotted(await spotter.finish(), null);
     const verdict = final?.top.length ? `${final.top[0][0]} (${(100 * final.top[0][2]).toFixed(1)} %)` : "no hand in view";
     setStatus("done", `${name}: ${count} frames — ${verdict}`);
     return { ok: true, frames: count, prediction: final };
@@ -365,6 +456,8 @@ async function startCamera() {
   fitOverlay();
   setStatus("running", "Camera on: sign in front of it.");
   const win = new SlidingWindow(islr.config.window, islr.config.every);
+  const spotter = newSpotter();
+  const started = performance.now();
   const offset = Math.max(0, lastStamp + FILE_STEP_MS - performance.now());
   current.done = (async () => {
     let number = 0;
@@ -376,10 +469,12 @@ async function startCamera() {
           current.halted,
         ]);
         if (current.stopped) break;
-        await processFrame(win, ui.video, offset + performance.now(), number++);
+        const now = performance.now();
+        await processFrame(win, spotter, ui.video, offset + now, number++, (now - started) / 1000);
         if (islr.results.length > KEPT_CAMERA_FRAMES) islr.results.shift();
         if (islr.timings.length > KEPT_CAMERA_FRAMES) islr.timings.shift();
       }
+      showSpotted(await spotter.finish(), null);
       setStatus("ready", "Camera off.");
     } catch (error) {
       fail("landmarks-failed", `Landmarks failed: ${error.message || error}`);
@@ -395,6 +490,7 @@ async function start() {
     const response = await fetch("model.json");
     if (!response.ok) throw new Error(`model.json: HTTP ${response.status}`);
     islr.config = await response.json();
+    islr.threshold = spotThreshold(islr.config);
   } catch (error) {
     fail("model-failed", `The sign model could not be loaded (${error.message}).`);
     return;

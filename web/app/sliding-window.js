@@ -50,24 +50,31 @@ export class SlidingWindow {
   }
 }
 
-/** Softmax of logits (scores that already form a distribution are returned as they are). */
-export function probabilities(scores) {
+/**
+ * Softmax of logits / temperature. Scores that already form a distribution (an export with
+ * output "probabilities") are their own softmax's logits up to a constant: with temperature 1
+ * they are returned as they are, else their logs are scaled.
+ */
+export function probabilities(scores, temperature = 1) {
   let sum = 0;
   let inUnit = true;
   for (const s of scores) {
     sum += s;
     if (s < 0 || s > 1) inUnit = false;
   }
-  if (inUnit && Math.abs(sum - 1) < 1e-3) return Float64Array.from(scores);
-  const max = Math.max(...scores);
-  const exp = Float64Array.from(scores, (s) => Math.exp(s - max));
+  const isDistribution = inUnit && Math.abs(sum - 1) < 1e-3;
+  if (isDistribution && temperature === 1) return Float64Array.from(scores);
+  const logits = isDistribution ? Array.from(scores, (s) => Math.log(s)) : Array.from(scores);
+  const scaled = logits.map((s) => s / temperature);
+  const max = Math.max(...scaled);
+  const exp = Float64Array.from(scaled, (s) => Math.exp(s - max));
   const total = exp.reduce((a, b) => a + b, 0);
   return exp.map((e) => e / total);
 }
 
 /** The `k` best [sign, class index, probability], best first (ties: lower index first). */
-export function topSigns(scores, signs, k) {
-  const probs = probabilities(scores);
+export function topSigns(scores, signs, k, temperature = 1) {
+  const probs = probabilities(scores, temperature);
   const order = [...probs.keys()].sort((a, b) => probs[b] - probs[a] || a - b);
   return order.slice(0, k).map((i) => [signs[i] ?? `class_${i}`, i, probs[i]]);
 }

@@ -26,6 +26,7 @@ from islr.export.inference import inference_max_len, run_keras
 from islr.export.job import ExportJob
 from islr.export.parity import ParityResult, parity_inputs
 from islr.export.report import ExportedFile
+from islr.export.spot import SpotSettings
 from islr.export.web_model import (
     FRAMES_INPUT,
     LENGTH_DTYPE,
@@ -166,10 +167,36 @@ def _pinned_versions(package_json: Path) -> dict[str, str]:
 
 
 def model_info(
-    window: int, every: int, top_k: int, mapping: Mapping[str, int], output: str
+    window: int,
+    every: int,
+    top_k: int,
+    mapping: Mapping[str, int],
+    output: str,
+    spot: SpotSettings,
+    calibration: Mapping[str, float] | None = None,
 ) -> dict:
-    """``model.json``: what the page needs to feed the web model and read its scores."""
+    """``model.json``: what the page needs to feed the web model and read its scores, and to
+    spot signs as ``islr-predict --spot`` does.
+
+    Args:
+        spot: the spotting settings (``conf/spot/default.yaml``), the activity rule included:
+            the page's activity.js reads its numbers from here only.
+        calibration: ``{"temperature", "threshold"}`` of the model's ``calibration.json``
+            (``None``: uncalibrated; the page then uses temperature 1 and
+            ``spot.uncalibrated_min_confidence``).
+    """
     signs = [name for name, _ in sorted(mapping.items(), key=lambda item: item[1])]
+    if spot.window > window:
+        log.warning(
+            "spot.window %d > export.web.window %d: the page classifies spotted segments in "
+            "windows of %d frames",
+            spot.window,
+            window,
+            window,
+        )
+    calibrated = None
+    if calibration is not None:
+        calibrated = {k: float(calibration[k]) for k in ("temperature", "threshold")}
     return {
         "window": window,
         "every": every,
@@ -180,6 +207,8 @@ def model_info(
         "output": SCORES_OUTPUT,
         "scores": output,
         "signs": signs,
+        "spot": spot.as_dict(),
+        "calibration": calibrated,
         "islr_version": islr.__version__,
     }
 
@@ -219,6 +248,8 @@ def export_web(
     videos: Mapping[str, np.ndarray],
     keras_fn: Callable[[np.ndarray], np.ndarray],
     tolerance: float,
+    spot: SpotSettings | None = None,
+    calibration: Mapping[str, float] | None = None,
 ) -> WebExport:
     """The export's web step: the web model, its parity gate, then ``<out_dir>/web/``.
 
@@ -235,6 +266,8 @@ def export_web(
             their last ``window`` frames.
         keras_fn: frames -> reference scores.
         tolerance: the fp32 parity bound.
+        spot: the page's spotting settings (default: :meth:`SpotSettings.shipped`).
+        calibration: the model's temperature and threshold (see :func:`model_info`).
 
     Raises:
         ParityError: the web model does not reproduce the inference model (nothing written).
@@ -248,7 +281,10 @@ def export_web(
         return WebExport(f"skipped ({why})")
     flatbuffer = convert_web_model(build_web_model(inference_model, settings.window))
     parity = check_web_parity(keras_fn, WebModelRunner(flatbuffer), videos, tolerance)
-    info = model_info(settings.window, settings.every, settings.top_k, mapping, output)
+    spot = spot or SpotSettings.shipped()
+    info = model_info(
+        settings.window, settings.every, settings.top_k, mapping, output, spot, calibration
+    )
     web_dir = Path(out_dir) / WEB_DIR
     written = write_web_bundle(web_dir, sources, flatbuffer, info, mapping)
     worst = max(r.max_abs_diff for r in parity)
