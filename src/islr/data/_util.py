@@ -70,6 +70,6 @@ def default_workers(workers: int | None) -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def progress(total: int, enabled: bool, desc: str) -> tqdm:
-    """A tqdm bar shown only when enabled and stderr is a terminal."""
-    return tqdm(total=total, desc=desc, unit="file", disable=not (enabled and sys.stderr.isatty()))
+def progress(total: int, enabled: bool, desc: str, unit: str = "file") -> tqdm:
+    """A tqdm bar of ``total`` ``unit``s, shown only when enabled and stderr is a terminal."""
+    return tqdm(total=total, desc=desc, unit=unit, disable=not (enabled and sys.stderr.isatty()))

@@ -4,19 +4,40 @@ Both turn a work list of recordings into the Kaggle ISLR layout. An item of the 
 (:class:`WorkItem`) has a stable sequence id and the ``train.csv`` path of its landmark file;
 work lists may come from a manifest CSV, read like the index CSVs of earlier runs
 (:func:`read_csv_cells`).
+
+Both runs are resumable the same way: an item whose landmark file exists is finished
+(:func:`unfinished`; files appear atomically), and a recording that cannot be written is
+skipped with its reason (:func:`write_landmarks`), never fatal. Both end by indexing the root:
+the sign map (:func:`build_sign_map`, :func:`write_sign_map`) and CSV files (:func:`write_csv`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import csv
+import io
+import json
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Protocol, TypeVar
 
+import numpy as np
 import pandas as pd
 
+from islr.atomic_io import write_text_atomic
+from islr.data.reader import SIGN_MAP_FILENAME
+from islr.data.writer import write_landmark_file
 from islr.errors import DataError
 
-__all__ = ["WorkItem", "drop_repeats", "read_csv_cells"]
+__all__ = [
+    "WorkItem",
+    "build_sign_map",
+    "drop_repeats",
+    "read_csv_cells",
+    "unfinished",
+    "write_csv",
+    "write_landmarks",
+    "write_sign_map",
+]
 
 
 class WorkItem(Protocol):
@@ -77,3 +98,45 @@ def read_csv_cells(path: Path, columns: list[str]) -> pd.DataFrame:
     if missing:
         raise DataError(f"{path}: missing column(s) {missing}; found {list(table.columns)}")
     return table
+
+
+def unfinished(items: Iterable[Item], root: Path) -> list[Item]:
+    """The items whose landmark file is not under the data root ``root`` yet, in order."""
+    return [item for item in items if not (root / item.relative_path).is_file()]
+
+
+def write_landmarks(
+    path: Path, frames: np.ndarray, frame_numbers: Sequence[int] | np.ndarray | None
+) -> str | None:
+    """Write one recording's landmark file (see :func:`~islr.data.writer.write_landmark_file`).
+
+    Returns:
+        None when written, else why it cannot be (e.g. more frames than the file's int16
+        ``frame`` column holds): the recording is skipped with that reason.
+    """
+    try:
+        write_landmark_file(path, frames, frame_numbers=frame_numbers)
+    except ValueError as exc:
+        return f"cannot be written: {exc}"
+    return None
+
+
+def build_sign_map(signs: set[str], base: dict[str, int] | None = None) -> dict[str, int]:
+    """The signs present, indexed in sorted order (as Kaggle's map is); with ``base``, that map
+    kept as it is and every new sign appended after it, in sorted order."""
+    out = dict(base or {})
+    for sign in sorted(signs - out.keys()):
+        out[sign] = len(out)
+    return out
+
+
+def write_sign_map(root: Path, sign_map: dict[str, int]) -> None:
+    """Write ``sign_map`` as the data root's ``sign_to_prediction_index_map.json``."""
+    write_text_atomic(root / SIGN_MAP_FILENAME, json.dumps(sign_map, indent=1) + "\n")
+
+
+def write_csv(path: Path, rows: list[list]) -> None:
+    """Write ``rows`` (the header first) as the CSV file ``path``, atomically."""
+    text = io.StringIO()
+    csv.writer(text).writerows(rows)
+    write_text_atomic(path, text.getvalue())

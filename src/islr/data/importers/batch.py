@@ -19,10 +19,7 @@ Sequence ids are a stable 48-bit hash of (participant, the item's key), so rerun
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
-import json
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -32,13 +29,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from islr.atomic_io import exclusive_lock, write_text_atomic
+from islr.atomic_io import exclusive_lock
 from islr.data._util import progress as progress_bar
-from islr.data.batch_run import drop_repeats, read_csv_cells
+from islr.data.batch_run import (
+    build_sign_map,
+    drop_repeats,
+    read_csv_cells,
+    unfinished,
+    write_csv,
+    write_landmarks,
+    write_sign_map,
+)
 from islr.data.importers.aliases import SignNames
 from islr.data.reader import SIGN_MAP_FILENAME, TRAIN_CSV_FILENAME, read_sign_map
-from islr.data.video.extract import build_sign_map
-from islr.data.writer import write_landmark_file
 from islr.landmarks import LHAND, RHAND
 
 __all__ = [
@@ -185,14 +188,13 @@ def import_recordings(
             signs[item] = sign
             if sign != item.sign:
                 report.renamed[item.sign] = sign
-    todo = [i for i in signs if not (root / i.relative_path).is_file()]
+    todo = unfinished(signs, root)
     report.already_done = len(signs) - len(todo)
     if report.already_done:
         log.info(
             "%d of %d recording(s) already imported: not redone", report.already_done, len(signs)
         )
-    bar = progress_bar(len(todo), progress, desc)
-    bar.unit = "recording"
+    bar = progress_bar(len(todo), progress, desc, unit="recording")
     for item in todo:
         try:
             recording = load(item)
@@ -201,14 +203,9 @@ def import_recordings(
         else:
             problem = _why_unusable(recording.frames)
         if problem is None:
-            try:
-                write_landmark_file(
-                    root / item.relative_path,
-                    recording.frames,
-                    frame_numbers=recording.frame_numbers,
-                )
-            except ValueError as exc:  # e.g. more frames than the int16 frame column holds
-                problem = f"cannot be written: {exc}"
+            problem = write_landmarks(
+                root / item.relative_path, recording.frames, recording.frame_numbers
+            )
         if problem is None:
             report.imported += 1
             report.frames += len(recording.frames)
@@ -255,7 +252,7 @@ def _write_index(
         if base is None and (root / SIGN_MAP_FILENAME).is_file():
             base = read_sign_map(root)  # an earlier run's indices stay as they are
         sign_map = build_sign_map({str(r[3]) for r in rows}, base)
-        write_text_atomic(root / SIGN_MAP_FILENAME, _json_map(sign_map))
+        write_sign_map(root, sign_map)
         earlier_skips = _read_rows(root / SKIPPED_CSV, _SKIPPED_COLUMNS)
         skips = [
             list(r) for r in earlier_skips.itertuples(index=False) if r.source not in mine_sources
@@ -263,19 +260,9 @@ def _write_index(
         skips += [
             [str(i.source.resolve()), i.sign, i.participant_id, why] for i, why in skipped.items()
         ]
-        _write_csv(root / SKIPPED_CSV, [_SKIPPED_COLUMNS, *skips])
+        write_csv(root / SKIPPED_CSV, [_SKIPPED_COLUMNS, *skips])
         # train.csv goes last: its presence marks a usable data root.
-        _write_csv(root / TRAIN_CSV_FILENAME, [_TRAIN_COLUMNS, *rows])
+        write_csv(root / TRAIN_CSV_FILENAME, [_TRAIN_COLUMNS, *rows])
     report.rows = len(rows)
     report.signs = len({str(r[3]) for r in rows})
     report.participants = len({str(r[1]) for r in rows})
-
-
-def _json_map(sign_map: dict[str, int]) -> str:
-    return json.dumps(sign_map, indent=1) + "\n"
-
-
-def _write_csv(path: Path, rows: list[list]) -> None:
-    text = io.StringIO()
-    csv.writer(text).writerows(rows)
-    write_text_atomic(path, text.getvalue())

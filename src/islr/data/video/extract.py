@@ -18,8 +18,6 @@ and, last, ``train.csv`` into the data root, so every islr command reads the res
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import logging
 import queue
@@ -32,11 +30,17 @@ from pathlib import Path
 from islr.atomic_io import exclusive_lock, write_text_atomic
 from islr.data._util import default_workers
 from islr.data._util import progress as progress_bar
-from islr.data.reader import SIGN_MAP_FILENAME, TRAIN_CSV_FILENAME, read_sign_map
+from islr.data.batch_run import (
+    build_sign_map,
+    unfinished,
+    write_csv,
+    write_landmarks,
+    write_sign_map,
+)
+from islr.data.reader import TRAIN_CSV_FILENAME, read_sign_map
 from islr.data.video.discover import VideoClip, shard
 from islr.data.video.environment import ensure_python
 from islr.data.video.holistic import ClipLandmarks, HolisticProcess, HolisticSettings
-from islr.data.writer import write_landmark_file
 
 __all__ = [
     "SKIPPED_CSV",
@@ -142,15 +146,6 @@ def _skip_record(root: Path, clip: VideoClip) -> Path:
     return root / _STATE_DIR / "skipped" / f"{clip.sequence_id}.json"
 
 
-def build_sign_map(signs: set[str], base: dict[str, int] | None = None) -> dict[str, int]:
-    """The signs present, indexed in sorted order (as Kaggle's map is); with ``base``, that map
-    kept as it is and every new sign appended after it, in sorted order."""
-    out = dict(base or {})
-    for sign in sorted(signs - out.keys()):
-        out[sign] = len(out)
-    return out
-
-
 def write_index(
     root: str | Path, clips: Sequence[VideoClip], sign_map_file: str | Path | None = None
 ) -> tuple[int, list[tuple[str, str]], int]:
@@ -175,22 +170,16 @@ def write_index(
             else:
                 pending += 1
         sign_map = build_sign_map({c.sign for c in done}, base)
-        write_text_atomic(root / SIGN_MAP_FILENAME, json.dumps(sign_map, indent=1) + "\n")
-        _write_csv(
+        write_sign_map(root, sign_map)
+        write_csv(
             root / SKIPPED_CSV,
             [["video", "sign", "reason"]] + [[str(c.video), c.sign, why] for c, why in skipped],
         )
         rows = [["path", "participant_id", "sequence_id", "sign"]]
         rows += [[c.relative_path, c.participant_id, c.sequence_id, c.sign] for c in done]
         # train.csv goes last: its presence marks a usable data root.
-        _write_csv(root / TRAIN_CSV_FILENAME, rows)
+        write_csv(root / TRAIN_CSV_FILENAME, rows)
     return len(done), [(str(c.video), why) for c, why in skipped], pending
-
-
-def _write_csv(path: Path, rows: list[list]) -> None:
-    text = io.StringIO()
-    csv.writer(text).writerows(rows)
-    write_text_atomic(path, text.getvalue())
 
 
 def extract_dataset(
@@ -228,28 +217,24 @@ def extract_dataset(
         read_sign_map(sign_map_file)  # fail before any work, not after
     mine = shard(clips, shard_index, shard_count)
     report = ExtractionReport(root=root, clips=len(mine))
-    todo = [c for c in mine if not (root / c.relative_path).is_file()]
+    todo = unfinished(mine, root)
     report.already_done = len(mine) - len(todo)
     if report.already_done:
         log.info("%d of %d clip(s) already extracted: not redone", report.already_done, len(mine))
     if todo:
         ensure_python()  # a missing environment is one clear error, before any work
         workers = min(default_workers(workers), len(todo))
-        bar = progress_bar(len(todo), progress, "extract")
-        bar.unit = "clip"
+        bar = progress_bar(len(todo), progress, "extract", unit="clip")
         skipped_now = 0
         for clip, outcome in _run_pool(todo, settings, workers):
             record = _skip_record(root, clip)
             if outcome.ok:
                 assert outcome.frames is not None
-                try:
-                    write_landmark_file(
-                        root / clip.relative_path,
-                        outcome.frames,
-                        frame_numbers=outcome.frame_numbers,
-                    )
-                except ValueError as exc:  # e.g. more frames than the int16 frame column holds
-                    outcome.error = f"cannot be written: {exc}"
+                problem = write_landmarks(
+                    root / clip.relative_path, outcome.frames, outcome.frame_numbers
+                )
+                if problem is not None:
+                    outcome.error = problem
                 else:
                     record.unlink(missing_ok=True)
                     report.extracted += 1
