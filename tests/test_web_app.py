@@ -364,6 +364,27 @@ def test_model_path_matches_python_on_every_clip(e2e_pages, python_reference) ->
     print(f"{len(inputs)} landmark sequences, near-ties allowed: {ties}")
 
 
+def test_page_spots_the_signs_of_its_own_landmarks(e2e_pages, python_reference) -> None:
+    """The live path's spotting (video -> Holistic -> activity.js -> the model) = spot_signs on
+    the landmarks the page found (tests/test_web_spotting.py: long stitched streams)."""
+    from islr.export.spot import spot_signs
+
+    _, _, predictor, names = python_reference
+    for sign, (app, _, _) in e2e_pages.items():
+        found = app.page.evaluate("islr.segments")
+        python = spot_signs(app.landmarks(), predictor, names, include_rejected=True)
+        assert [(s["start_frame"], s["end_frame"], s["sign"]) for s in found] == [
+            (s.start_frame, s.end_frame, s.sign) for s in python
+        ], sign
+        assert [s["confidence"] for s in found] == pytest.approx(
+            [s.confidence for s in python], abs=1e-4
+        ), sign
+        times = app.page.evaluate("islr.frameTimes")
+        assert [s["start_time"] for s in found] == [times[s.start_frame] for s in python], sign
+        assert app.page.locator("#segments li").count() == len(found), sign
+        print(f"{sign}: {len(found)} segment(s) spotted: {found}")
+
+
 def test_screenshot_shows_landmarks_and_a_prediction(e2e_pages, tmp_path: Path) -> None:
     from PIL import Image
 
