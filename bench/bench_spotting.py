@@ -33,12 +33,7 @@ import pandas as pd
 from islr.data import read_landmark_file, read_train_csv
 from islr.export.predict import load_predictor, sign_names, top_signs
 from islr.export.spot import SpotSettings, spot_signs
-from islr.export.spot_eval import (
-    rest_frames,
-    score_segments,
-    sliding_window_segments,
-    stitch_stream,
-)
+from islr.export.spot_eval import random_stream, score_segments, sliding_window_segments
 
 HERE = Path(__file__).resolve().parent
 REAL_SAMPLE = HERE.parent.parent / "shared" / "data" / "asl-signs-sample"
@@ -129,17 +124,13 @@ def main(argv: list[str] | None = None) -> int:
                 pool = [c for c in clips[pid] if subset == "all clips" or c[2]]
                 if not pool:
                     continue
-                picked = [pool[i] for i in rng.choice(len(pool), args.clips)]
-                recording = np.concatenate(recordings[pid])
-                rests = [
-                    rest_frames(
-                        recording,
-                        int(rng.integers(args.rest_min, args.rest_max + 1)),
-                        int(rng.integers(len(recording))),
-                    )
-                    for _ in range(len(picked) + 1)
-                ]
-                frames, truth, rest_mask = stitch_stream([(s, f) for s, f, _ in picked], rests)
+                frames, truth, rest_mask = random_stream(
+                    [(s, f) for s, f, _ in pool],
+                    np.concatenate(recordings[pid]),
+                    rng,
+                    args.clips,
+                    (args.rest_min, args.rest_max),
+                )
                 spotted = spot_signs(frames, predictor, names, settings=settings)
                 baseline = sliding_window_segments(
                     frames, predictor, names, window=args.window, every=args.every

@@ -24,6 +24,7 @@ from islr.landmarks import LHAND, RHAND
 __all__ = [
     "SpotScores",
     "TrueSegment",
+    "random_stream",
     "rest_frames",
     "score_segments",
     "sliding_window_segments",
@@ -69,6 +70,28 @@ def stitch_stream(
         rest_mask += [np.zeros(len(clip), bool), np.ones(len(rest), bool)]
         at += len(clip) + len(rest)
     return np.concatenate(parts).astype(np.float32), truth, np.concatenate(rest_mask)
+
+
+def random_stream(
+    pool: Sequence[tuple[str, np.ndarray]],
+    recording: np.ndarray,
+    rng: np.random.Generator,
+    clips: int,
+    rest_range: tuple[int, int],
+) -> tuple[np.ndarray, list[TrueSegment], np.ndarray]:
+    """A stream of ``clips`` clips drawn from ``pool`` (sign, frames; with replacement), with
+    rests of ``rest_range`` frames (inclusive) taken at random places of ``recording`` (the
+    signer's frames, hands removed): :func:`stitch_stream`'s output."""
+    picked = [pool[i] for i in rng.choice(len(pool), clips)]
+    rests = [
+        rest_frames(
+            recording,
+            int(rng.integers(rest_range[0], rest_range[1] + 1)),
+            int(rng.integers(len(recording))),
+        )
+        for _ in range(len(picked) + 1)
+    ]
+    return stitch_stream(picked, rests)
 
 
 def sliding_window_segments(
