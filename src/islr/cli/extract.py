@@ -17,6 +17,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from islr.cli._args import add_verbosity, add_work_list
 from islr.cli._errors import run_command
 from islr.errors import DataError
 
@@ -40,9 +41,13 @@ def _parser() -> argparse.ArgumentParser:
         "sign is its parent folder's name (or the --manifest's sign column); its participant is "
         "the folder above that (see the README). Finished clips are never redone.",
     )
-    p.add_argument("inputs", nargs="*", help="video files and/or folders (searched recursively)")
-    p.add_argument("--out", type=Path, help="data root to write")
-    p.add_argument("--manifest", type=Path, help="CSV with columns video, sign[, participant_id]")
+    add_work_list(
+        p,
+        inputs="video files and/or folders",
+        out="data root to write",
+        out_required=False,
+        manifest_columns="video, sign[, participant_id]",
+    )
     p.add_argument(
         "--sign-map", type=Path, help="existing sign map to keep and extend with new signs"
     )
@@ -64,8 +69,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--setup", action="store_true", help="create MediaPipe's extraction environment and exit"
     )
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar, warnings only")
-    p.add_argument("--verbose", action="store_true", help="show tracebacks of errors")
+    add_verbosity(p, "no progress bar, warnings only")
     return p
 
 

@@ -18,6 +18,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from islr.cli._args import add_verbosity, add_work_list
 from islr.cli._errors import run_command
 from islr.data.reader import DataError
 
@@ -32,9 +33,13 @@ def _alias(text: str) -> tuple[str, str]:
 
 
 def _add_import_options(p: argparse.ArgumentParser, what: str) -> None:
-    p.add_argument("inputs", nargs="*", type=Path, help=f"{what} (searched recursively)")
-    p.add_argument("--out", type=Path, required=True, help="data root to write (or extend)")
-    p.add_argument("--manifest", type=Path, help="CSV with columns path[, sign, participant_id]")
+    add_work_list(
+        p,
+        inputs=what,
+        out="data root to write (or extend)",
+        out_required=True,
+        manifest_columns="path[, sign, participant_id]",
+    )
     p.add_argument(
         "--sign-map",
         help=f"existing sign map to map signs onto and extend ({KAGGLE_MAP!r}: the Kaggle map)",
@@ -58,8 +63,7 @@ def _add_import_options(p: argparse.ArgumentParser, what: str) -> None:
     p.add_argument(
         "--participant-id", type=int, help="participant id of every recording without one"
     )
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar, warnings only")
-    p.add_argument("--verbose", action="store_true", help="show tracebacks of errors")
+    add_verbosity(p, "no progress bar, warnings only")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -95,8 +99,7 @@ def _parser() -> argparse.ArgumentParser:
     out.add_argument("--width", type=int, default=1000, help="image width in pixels (1000)")
     out.add_argument("--height", type=int, default=1000, help="image height in pixels (1000)")
     out.add_argument("--fps", type=float, default=30.0, help="frames per second (30)")
-    out.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    out.add_argument("--verbose", action="store_true", help="show tracebacks of errors")
+    add_verbosity(out, "no progress bar")
     return p
 
 
