@@ -261,8 +261,10 @@ def test_training_with_every_logger(tiny_root, tiny_cache, tmp_path):
         "figures/curves",
         "figures/confusion",
         "figures/per_sign_accuracy",
+        "figures/reliability",
     }
     assert acc.Scalars("best/val_top1")[0].value == pytest.approx(result["val_top1"])
+    assert acc.Scalars("best/val_ece_after")[0].value == pytest.approx(result["val_ece_after"])
 
     # MLflow: the flattened config, metrics per epoch, the files of the run
     client = _client(tmp_path / "logs" / "mlflow.db")
@@ -280,10 +282,17 @@ def test_training_with_every_logger(tiny_root, tiny_cache, tmp_path):
         assert [step for step, _ in history] == [1, 2], key
         assert [v for _, v in history] == pytest.approx([r[key] for r in rows], rel=1e-5), key
     assert run.data.metrics["best_val_top1"] == pytest.approx(result["val_top1"])
+    assert run.data.metrics["best_val_nll_after"] == pytest.approx(result["val_nll_after"])
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert {"metrics.json", "metrics.csv", "config.yaml", "plots"} <= artifacts
     plots = {a.path for a in client.list_artifacts(run.info.run_id, "plots")}
-    assert plots == {"plots/curves.png", "plots/confusion.png", "plots/per_sign_accuracy.png"}
+    assert plots == {
+        "plots/curves.png",
+        "plots/confusion.png",
+        "plots/per_sign_accuracy.png",
+        "plots/reliability.png",
+    }
+    assert "calibration.json" in artifacts
     local = Path(client.download_artifacts(run.info.run_id, "metrics.json", str(tmp_path)))
     assert json.loads(local.read_text())["val_top1"] == pytest.approx(result["val_top1"])
     assert (tmp_path / "logs" / "mlartifacts").is_dir()  # the local store stays under logs/

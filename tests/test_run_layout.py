@@ -27,6 +27,8 @@ def test_run_layout_names_the_documented_files(tmp_path: Path) -> None:
             "confusions_csv",
             "per_sign_accuracy_csv",
             "per_sign_accuracy_png",
+            "calibration",
+            "reliability",
             "hydra_config",
             "export",
         )
@@ -45,6 +47,8 @@ def test_run_layout_names_the_documented_files(tmp_path: Path) -> None:
         "confusions_csv": "confusions.csv",
         "per_sign_accuracy_csv": "per_sign_accuracy.csv",
         "per_sign_accuracy_png": "per_sign_accuracy.png",
+        "calibration": "calibration.json",
+        "reliability": "reliability.png",
         "hydra_config": ".hydra/config.yaml",
         "export": "export",
     }
@@ -59,6 +63,7 @@ def test_export_layout_names_the_documented_files(tmp_path: Path) -> None:
     assert layout.submission.name == "submission.zip"
     assert layout.report_json.name == "report.json"
     assert layout.report_md.name == "report.md"
+    assert layout.calibration.name == "calibration.json"
     assert layout.sign_map.parent == tmp_path
 
 

@@ -9,6 +9,7 @@ A training run directory (``logs/<task>/runs/<date>_<time>/``, Hydra's ``paths.o
     metrics.json, metrics.csv           final metrics; one row per epoch
     sign_to_prediction_index_map.json   the vocabulary it was trained with
     curves.png, confusion.png, confusions.csv, per_sign_accuracy.csv/.png
+    calibration.json, reliability.png   the temperature and rejection threshold; its diagram
     .hydra/config.yaml                  the composed config
     export/                             an export directory (:class:`ExportLayout`)
     mlflow_run.json                     the MLflow run recording it (logger=mlflow)
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = [
+    "CALIBRATION",
     "CHECKPOINT",
     "INFERENCE_KERAS",
     "REPORT_JSON",
@@ -46,6 +48,8 @@ SAVED_MODEL = "saved_model"
 SUBMISSION = "submission.zip"
 REPORT_JSON = "report.json"
 REPORT_MD = "report.md"
+# The run's temperature and rejection threshold (islr.train.calibration), copied into its export.
+CALIBRATION = "calibration.json"
 
 
 @dataclass(frozen=True)
@@ -123,6 +127,16 @@ class RunLayout:
         return self.run_dir / "per_sign_accuracy.png"
 
     @property
+    def calibration(self) -> Path:
+        """``calibration.json``: the temperature and rejection threshold fitted on validation."""
+        return self.run_dir / CALIBRATION
+
+    @property
+    def reliability(self) -> Path:
+        """``reliability.png``: the reliability diagram before and after the temperature."""
+        return self.run_dir / "reliability.png"
+
+    @property
     def hydra_config(self) -> Path:
         """``.hydra/config.yaml``: the composed config of the run."""
         return self.run_dir / ".hydra" / "config.yaml"
@@ -139,13 +153,14 @@ class RunLayout:
 
     @property
     def figures(self) -> tuple[Path, ...]:
-        """The run's figures: curves, confusions, per-sign accuracy."""
-        return (self.curves, self.confusion, self.per_sign_accuracy_png)
+        """The run's figures: curves, confusions, per-sign accuracy, reliability."""
+        return (self.curves, self.confusion, self.per_sign_accuracy_png, self.reliability)
 
     @property
     def result_files(self) -> tuple[Path, ...]:
-        """The run's result tables: ``metrics.json``, ``metrics.csv``, per-sign accuracy."""
-        return (self.metrics_json, self.metrics_csv, self.per_sign_accuracy_csv)
+        """The run's result tables: ``metrics.json``, ``metrics.csv``, per-sign accuracy,
+        ``calibration.json``."""
+        return (self.metrics_json, self.metrics_csv, self.per_sign_accuracy_csv, self.calibration)
 
 
 @dataclass(frozen=True)
@@ -190,3 +205,9 @@ class ExportLayout:
     def report_md(self) -> Path:
         """``report.md``: the same as a Markdown table."""
         return self.out_dir / REPORT_MD
+
+    @property
+    def calibration(self) -> Path:
+        """``calibration.json``: the exported run's temperature and rejection threshold (read
+        by the predictor; absent when the run had none)."""
+        return self.out_dir / CALIBRATION

@@ -19,7 +19,9 @@ log = logging.getLogger("islr.eval")
 
 
 def evaluate_command(cfg: DictConfig) -> float:
-    """Evaluate ``cfg.ckpt_path`` and print the metrics; returns top-1.
+    """Evaluate ``cfg.ckpt_path`` and print the metrics (with the expected calibration error
+    and NLL, before and after the run's temperature when it has ``calibration.json``); returns
+    top-1.
 
     Raises islr's known errors (:func:`islr.cli._errors.run_hydra_task` turns them into one line).
     """
@@ -31,7 +33,34 @@ def evaluate_command(cfg: DictConfig) -> float:
         f"top-5 {result['val_top5']:.4f}, loss {result['val_loss']:.4f} "
         f"({result['val_num_samples']} samples) -> {cfg.paths.output_dir}"
     )
+    print(_calibration_line(result))
     return float(result["val_top1"])
+
+
+def _calibration_line(result: dict) -> str:
+    if "val_ece_before" not in result:
+        return "ECE: no clip with finite scores"
+    bins = f"{result['ece_bins']} bins"
+    if "val_ece_after" not in result:
+        return (
+            f"ECE {result['val_ece_before']:.4f} ({bins}), NLL {result['val_nll_before']:.4f}: "
+            "uncalibrated (no calibration.json in the checkpoint's run directory)"
+        )
+    cal = result["calibration"]
+    same = " (the fold it was fitted on)" if cal["fold"] == result["fold"] else ""
+    precision = result["val_rejection_precision"]
+    kept = (
+        "keeps no clip"
+        if precision is None
+        else f"keeps {100 * result['val_rejection_coverage']:.1f} % of the clips at "
+        f"{100 * precision:.1f} % precision"
+    )
+    return (
+        f"ECE {result['val_ece_before']:.4f} -> {result['val_ece_after']:.4f} ({bins}), "
+        f"NLL {result['val_nll_before']:.4f} -> {result['val_nll_after']:.4f} with the run's "
+        f"temperature {cal['temperature']:.4f}{same}; its rejection threshold "
+        f"{cal['threshold']:.4f} {kept}"
+    )
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="eval")

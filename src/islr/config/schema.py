@@ -197,6 +197,17 @@ class CallbacksConfig:
     extra: dict[str, Any] = MISSING
 
 
+# --- calibration/ ------------------------------------------------------------------------------
+@dataclass
+class CalibrationConfig:
+    """``calibration``: the temperature and rejection threshold fitted after training
+    (:func:`islr.train.calibration.fit_calibration`)."""
+
+    enabled: bool = MISSING
+    target_precision: float = MISSING
+    bins: int = MISSING
+
+
 # --- export/ -----------------------------------------------------------------------------------
 @dataclass
 class WebExportConfig:
@@ -280,6 +291,7 @@ class TrainRunConfig:
     trainer: Any = MISSING
     callbacks: Any = MISSING
     logger: Any = MISSING
+    calibration: Any = MISSING
     export: Any = MISSING
     paths: Any = MISSING
 

@@ -28,6 +28,7 @@ SCHEMAS: dict[str, type] = {
     "optim/radam_lookahead": schema.RAdamLookaheadConfig,
     "trainer": schema.TrainerConfig,
     "callbacks": schema.CallbacksConfig,
+    "calibration": schema.CalibrationConfig,
     "export": schema.ExportConfig,
     "paths": schema.PathsConfig,
     "spot": schema.SpotConfig,

@@ -1,4 +1,4 @@
-"""Run reports: learning curves, most-confused sign pairs, per-sign accuracy."""
+"""Run reports: learning curves, most-confused sign pairs, per-sign accuracy, reliability."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from islr.run_layout import RunLayout
+from islr.train.calibration import apply_temperature, reliability_bins
 
 if TYPE_CHECKING:
+    from islr.train.calibration import Calibration
     from islr.train.metrics import Evaluation
 
 
@@ -147,3 +149,54 @@ def write_evaluation_reports(
         writer.writeheader()
         writer.writerows(pairs)
     plot_confusions(pairs, layout.confusion)
+
+
+def plot_reliability(
+    logits: np.ndarray, labels: np.ndarray, calibration: Calibration, path: Path
+) -> None:
+    """Reliability diagram: accuracy against confidence per bin, before and after the
+    temperature, with the rejection threshold and the calibration figures in the title."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.4), sharey=True)
+    panels = (
+        ("softmax(logits)", apply_temperature(logits), calibration.ece_before),
+        (
+            f"softmax(logits / {calibration.temperature:.2f})",
+            calibration.probabilities(logits),
+            calibration.ece_after,
+        ),
+    )
+    for ax, (title, probs, ece) in zip(axes, panels, strict=True):
+        rows = [b for b in reliability_bins(probs, labels, calibration.bins) if b["count"]]
+        width = 1.0 / calibration.bins
+        ax.bar(
+            [b["low"] for b in rows],
+            [b["accuracy"] for b in rows],
+            width=width,
+            align="edge",
+            edgecolor="black",
+            label="accuracy",
+        )
+        ax.plot(
+            [b["confidence"] for b in rows], [b["accuracy"] for b in rows], "o", color="tab:red"
+        )
+        ax.plot([0, 1], [0, 1], "--", color="gray", label="perfect calibration")
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+        ax.set_xlabel("confidence (top probability)")
+        ax.set_title(f"{title}: ECE {ece:.3f}", fontsize=10)
+        ax.grid(alpha=0.3)
+    axes[1].axvline(calibration.threshold, color="tab:green", label="rejection threshold")
+    axes[0].set_ylabel("accuracy")
+    axes[1].legend(loc="upper left", fontsize=8)
+    met = "" if calibration.target_met else " (target NOT reached)"
+    fig.suptitle(
+        f"{calibration.num_clips} validation clips: NLL {calibration.nll_before:.3f} -> "
+        f"{calibration.nll_after:.3f}; threshold {calibration.threshold:.3f} keeps "
+        f"{100 * calibration.coverage:.0f} % at {100 * calibration.precision_at_threshold:.0f} % "
+        f"precision{met}",
+        fontsize=10,
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

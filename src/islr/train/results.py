@@ -1,5 +1,6 @@
 """What a finished run reports in ``metrics.json``: the fit (epochs, best epoch, history), the
-devices it ran on, its timing, and the evaluation of its best checkpoint; the learning curves."""
+devices it ran on, its timing, and the evaluation of its best checkpoint (with its calibration:
+``val_ece_before``/``_after``, ``val_nll_before``/``_after``, ...); the learning curves."""
 
 from __future__ import annotations
 
@@ -70,4 +71,20 @@ def log_final(result: dict[str, Any]) -> None:
             result["val_top1"],
             result["val_top5"],
             result["val_loss"],
+        )
+    if "val_ece_before" in result:
+        log.info(
+            "calibration: temperature %.3f, ECE %.4f -> %.4f, NLL %.4f -> %.4f; rejection "
+            "threshold %.4f keeps %.1f %% of the validation clips at %.1f %% precision "
+            "(target %.1f %%%s)",
+            result["val_temperature"],
+            result["val_ece_before"],
+            result["val_ece_after"],
+            result["val_nll_before"],
+            result["val_nll_after"],
+            result["val_rejection_threshold"],
+            100 * result["val_rejection_coverage"],
+            100 * result["val_rejection_precision"],
+            100 * result["val_rejection_target_precision"],
+            "" if result["val_rejection_target_met"] else ": NOT reached",
         )

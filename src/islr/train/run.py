@@ -2,8 +2,9 @@
 
 ``train(cfg)`` trains one model from the composed Hydra config (``conf/train.yaml``) and writes
 the run directory (:class:`islr.run_layout.RunLayout`: checkpoints, metrics, plots, the
-vocabulary). ``islr-train`` calls it through :func:`islr.workflow.train_and_export`, which also
-exports the result. Each step is built from the config in a module of its own.
+vocabulary, the temperature and rejection threshold). ``islr-train`` calls it through
+:func:`islr.workflow.train_and_export`, which also exports the result. Each step is built
+from the config in a module of its own.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from omegaconf import DictConfig
 
 from islr.atomic_io import write_json_atomic
 from islr.train.datamodule import build_datasets, load_split
-from islr.train.evaluate import evaluate_best
+from islr.train.evaluate import calibrate_best, evaluate_best
 from islr.train.fitting import fit, training_callbacks
 from islr.train.results import fit_result, log_final, write_results
 from islr.train.resume import read_resume_point
@@ -61,7 +62,10 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     result = fit_result(session, trainer, split.fold, checkpointer, fit_seconds)
     if not release_hosts(session):  # a multi-host process other than 0: done
         return result
-    result.update(evaluate_best(cfg, split, checkpointer, session.layout))
+    metrics, evaluation = evaluate_best(cfg, split, checkpointer, session.layout)
+    result.update(metrics)
+    if evaluation is not None:  # the same logits: the temperature and rejection threshold
+        result.update(calibrate_best(cfg, evaluation, split.fold, session.layout))
     result["timing"]["total_seconds_this_session"] = time.perf_counter() - t_start
     write_results(cfg, result, checkpointer, session.layout)
     loggers.finish(result)
