@@ -16,7 +16,7 @@ import keras
 import numpy as np
 from hydra.utils import instantiate
 
-from islr.config import group_config
+from islr.config import group_config, network_config
 from islr.landmarks import N_FEATURES, PAD_VALUE
 from islr.train.awp import AWPModel
 from islr.train.losses import SparseCategoricalCrossentropyWithSmoothing
@@ -50,7 +50,7 @@ def _ms_per_step(mode: str, args: argparse.Namespace) -> float:
     keras.config.set_dtype_policy(args.precision)
     keras.utils.set_random_seed(0)
     network = instantiate(
-        group_config("model", "reference"),
+        network_config(group_config("model", "reference")),
         _target_="islr.model.build_classifier",
         num_classes=250,
         late_dropout_start_step=0,

@@ -94,7 +94,7 @@ def main() -> None:
 
     from bench_pipeline import FlatSequences
     from islr.augment.batched import BatchAugmentation
-    from islr.config import group_config
+    from islr.config import group_config, network_config
     from islr.train.pipeline import SequenceBatches
     from islr.train.training_model import build_training_model
 
@@ -130,7 +130,7 @@ def main() -> None:
     keras.config.set_dtype_policy(args.precision)
     # conf/model/<args.model>.yaml, with what the trainer passes.
     network = instantiate(
-        group_config("model", args.model),
+        network_config(group_config("model", args.model)),
         max_len=args.max_len,
         num_classes=num_classes,
         late_dropout_start_step=0,

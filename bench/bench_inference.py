@@ -28,7 +28,7 @@ import numpy as np
 import tensorflow as tf
 from omegaconf import OmegaConf
 
-from islr.config import group_config
+from islr.config import group_config, network_config
 from islr.export.inference import build_inference_model, network_max_len, run_keras
 from islr.export.layers import AddBatchAxis
 from islr.export.parity import parity_inputs
@@ -45,7 +45,7 @@ GOAL_MB, GOAL_MS = 4.0, 5.0
 def network(name: str, seed: int) -> keras.Model:
     """A ``conf/model/<name>.yaml`` network with random weights, 250 classes and the data's
     ``max_len``."""
-    cfg = OmegaConf.to_container(group_config("model", name))
+    cfg = OmegaConf.to_container(network_config(group_config("model", name)))
     cfg.pop("_target_", None)
     max_len = int(group_config("data", "default").max_len)
     keras.utils.set_random_seed(seed)

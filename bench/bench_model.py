@@ -25,7 +25,7 @@ import keras
 import numpy as np
 from omegaconf import OmegaConf
 
-from islr.config import group_config
+from islr.config import group_config, network_config
 from islr.landmarks import N_FEATURES, PAD_VALUE
 from islr.model import adaptive_eca_kernel_size, build_classifier
 
@@ -34,7 +34,7 @@ log = logging.getLogger("bench_model")
 
 def _reference() -> dict[str, Any]:
     """``apply_classifier``'s arguments: ``conf/model/reference.yaml`` and 250 classes."""
-    cfg = OmegaConf.to_container(group_config("model", "reference"), resolve=True)
+    cfg = OmegaConf.to_container(network_config(group_config("model", "reference")))
     cfg.pop("_target_")
     return {**cfg, "name": "islr_classifier", "num_classes": 250, "late_dropout_start_step": 0}
 

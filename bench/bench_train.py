@@ -60,11 +60,11 @@ def shipped_buckets() -> tuple[int, ...]:
 def build(model_name: str, num_classes: int, max_len: int) -> keras.Model:
     from hydra.utils import instantiate
 
-    from islr.config import group_config
+    from islr.config import group_config, network_config
 
     # conf/model/<model_name>.yaml, with what the trainer passes.
     net = instantiate(
-        group_config("model", model_name),
+        network_config(group_config("model", model_name)),
         max_len=max_len,
         num_classes=num_classes,
         late_dropout_start_step=0,

@@ -42,14 +42,14 @@ def make_export(out: Path) -> Path:
     import hydra
     import keras
 
-    from islr.config import group_config
+    from islr.config import group_config, network_config
     from islr.export.inference import build_inference_model
     from islr.export.web_bundle import bundle_export
     from islr.export.web_settings import WebSettings
 
     keras.utils.set_random_seed(0)
     net = hydra.utils.instantiate(
-        group_config("model", "reference"), max_len=384, num_classes=250,
+        network_config(group_config("model", "reference")), max_len=384, num_classes=250,
         late_dropout_start_step=0,
     )  # fmt: skip
     out.mkdir(parents=True)

@@ -11,12 +11,12 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
-from islr.config import group_config
+from islr.config import group_config, network_config
 
 
 @cache
 def _yaml(option: str) -> tuple[tuple[str, Any], ...]:
-    cfg = OmegaConf.to_container(group_config("model", option), resolve=True)
+    cfg = OmegaConf.to_container(network_config(group_config("model", option)))
     cfg.pop("_target_")
     return tuple(cfg.items())
 

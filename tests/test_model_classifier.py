@@ -8,7 +8,7 @@ import pytest
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from islr.config import group_config
+from islr.config import group_config, network_config
 from islr.landmarks import N_FEATURES, N_POINTS, PAD_VALUE
 from islr.model import Conv1DBlock, LateDropout, build_classifier, build_sign_model
 from model_settings import model_settings
@@ -37,7 +37,7 @@ def _np(x) -> np.ndarray:
 
 
 def _yaml(name: str) -> dict:
-    return OmegaConf.to_container(group_config("model", name))
+    return OmegaConf.to_container(network_config(group_config("model", name)))
 
 
 def _infer(model: keras.Model, x: np.ndarray) -> np.ndarray:
@@ -92,7 +92,10 @@ def test_yaml_configs_instantiate_with_what_the_trainer_passes():
     for name in ("tiny", "small", "reference"):  # the trainer's, never the config's
         assert not {"max_len", "num_classes", "late_dropout_start_step"} & _yaml(name).keys()
     model = instantiate(
-        group_config("model", "tiny"), num_classes=7, max_len=64, late_dropout_start_step=123
+        network_config(group_config("model", "tiny")),
+        num_classes=7,
+        max_len=64,
+        late_dropout_start_step=123,
     )
     assert model.input_shape == (None, None, N_POINTS, 3)
     assert model.output_shape == (None, 7)

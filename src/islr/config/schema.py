@@ -79,7 +79,7 @@ class AugmentConfig:
 @dataclass
 class ModelConfig:
     """``model``: :func:`islr.model.build_sign_model`'s arguments (the trainer adds max_len,
-    num_classes and late_dropout_start_step)."""
+    num_classes and late_dropout_start_step) and where a run starts its weights (init_from)."""
 
     _target_: str = MISSING
     name: str = MISSING
@@ -98,6 +98,7 @@ class ModelConfig:
     bn_momentum: float = MISSING
     norm: str = MISSING
     attn_scale: str = MISSING
+    init_from: Optional[str] = MISSING  # the trainer's, not the builder's (MODEL_START_KEYS)
 
 
 # --- optim/ ------------------------------------------------------------------------------------

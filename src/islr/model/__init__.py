@@ -6,6 +6,8 @@ Builders:
   (THE model; Hydra target of ``conf/model/*.yaml``).
 - :func:`build_classifier`: ``[B, T, 708]`` features -> logits.
 
+:func:`transfer_weights` starts a network from a trained one (fine-tuning, ``model.init_from``).
+
 Layers (all mask-aware; padded frames at the end of time never influence real ones):
 :class:`ECA`, :class:`CausalDepthwiseConv1D`, :class:`DropPath`, :class:`Conv1DBlock`,
 :class:`MultiHeadSelfAttention`, :class:`TransformerBlock`, :class:`LateDropout`,
@@ -27,10 +29,12 @@ from islr.model.masking import masked_mean_over_time
 from islr.model.pooling import MaskedGlobalAveragePooling1D
 from islr.model.saved import check_network_file, load_network_file
 from islr.model.sign_model import build_sign_model
+from islr.model.transfer import BackboneMismatchError, WeightTransfer, transfer_weights
 from islr.model.transformer_block import TransformerBlock
 
 __all__ = [
     "ECA",
+    "BackboneMismatchError",
     "BatchNormalization",
     "CausalDepthwiseConv1D",
     "Conv1DBlock",
@@ -40,6 +44,7 @@ __all__ = [
     "MaskedGlobalAveragePooling1D",
     "MultiHeadSelfAttention",
     "TransformerBlock",
+    "WeightTransfer",
     "adaptive_eca_kernel_size",
     "apply_classifier",
     "build_classifier",
@@ -47,4 +52,5 @@ __all__ = [
     "check_network_file",
     "load_network_file",
     "masked_mean_over_time",
+    "transfer_weights",
 ]

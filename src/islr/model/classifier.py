@@ -14,6 +14,9 @@ from islr.model.late_dropout import LateDropout
 from islr.model.pooling import MaskedGlobalAveragePooling1D
 from islr.model.transformer_block import TransformerBlock
 
+# The name of the last Dense, the classifier head: one output (kernel column, bias) per class.
+HEAD_LAYER = "logits"
+
 
 def _check(cond: bool, message: str) -> None:
     if not cond:
@@ -122,7 +125,7 @@ def apply_classifier(
     x = keras.layers.Dense(dim * int(top_dim_multiplier), name="top_dense")(x)
     x = LateDropout(late_dropout_rate, start_step=late_dropout_start_step, name="late_dropout")(x)
     # Logits stay float32 under a mixed-precision policy (stable softmax / loss).
-    return keras.layers.Dense(num_classes, dtype="float32", name="logits")(x)
+    return keras.layers.Dense(num_classes, dtype="float32", name=HEAD_LAYER)(x)
 
 
 def build_classifier(

@@ -36,6 +36,7 @@ def fit_result(
         "best_epoch": checkpointer.best_epoch,
         "history": checkpointer.history,
         "num_parameters": int(trainer.network.count_params()),
+        "init_from": trainer.init_from,
         "devices": {
             "strategy": devices.strategy,
             "num_devices": devices.num_devices,

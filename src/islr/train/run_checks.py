@@ -8,6 +8,7 @@ import numpy as np
 from omegaconf import DictConfig
 
 from islr.errors import ConfigError
+from islr.train.init_from import read_init_source
 
 __all__ = ["MODEL_SETTINGS_FROM_TRAINER", "PRECISIONS", "check_config", "parse_fold"]
 
@@ -70,3 +71,6 @@ def check_config(cfg: DictConfig) -> None:
     for key, source in MODEL_SETTINGS_FROM_TRAINER.items():  # one source of truth
         if key in cfg.model:
             raise ConfigError(f"model.{key}: the trainer sets it from {source}; remove it")
+    if cfg.model.get("init_from") is not None and not cfg.resume:
+        # a resumed run continues its checkpoint: its source may be gone by then
+        read_init_source(str(cfg.model.init_from))

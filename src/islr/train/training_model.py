@@ -17,6 +17,7 @@ from omegaconf import DictConfig
 from islr.augment.settings import AugmentSettings
 from islr.train.datamodule import TrainingData
 from islr.train.distribution import DeviceSetup
+from islr.train.init_from import apply_init_from, read_init_source
 from islr.train.losses import SparseCategoricalCrossentropyWithSmoothing
 from islr.train.resume import ResumePoint, check_and_restore_rng, load_checkpoint
 
@@ -34,21 +35,28 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Trainer:
-    """The network, the model ``fit`` runs around it, its optimizer and the devices."""
+    """The network, the model ``fit`` runs around it, its optimizer and the devices.
+
+    ``init_from`` says where the network's starting weights came from (``model.init_from``,
+    :func:`islr.train.init_from.apply_init_from`), None for a random start.
+    """
 
     network: keras.Model
     model: keras.Model
     optimizer: Any
     devices: DeviceSetup
     awp_lambda: float
+    init_from: dict[str, Any] | None = None
 
 
 def build_network(cfg: DictConfig, num_classes: int, late_dropout_start_step: int) -> keras.Model:
     """Instantiate ``cfg.model`` for this vocabulary and window."""
     from hydra.utils import instantiate
 
+    from islr.config import network_config
+
     return instantiate(
-        cfg.model,
+        network_config(cfg.model),
         num_classes=num_classes,
         max_len=int(cfg.data.max_len),
         late_dropout_start_step=int(late_dropout_start_step),
@@ -117,11 +125,24 @@ def build_trainer(
     tr = cfg.trainer
     steps_per_epoch = data.steps_per_epoch
     awp_lambda = float(tr.awp["lambda"])
+    init_source = None
+    if cfg.model.get("init_from") is not None:
+        init_source = read_init_source(str(cfg.model.init_from))
+    init_from: dict[str, Any] | None = None
     # The model, its optimizer and metrics live on every device (TF: the strategy's scope).
     with devices.scope():
         network = build_network(
             cfg, data.split.num_classes, int(tr.late_dropout_start_epoch) * steps_per_epoch
         )
+        if init_source is not None and resume.resumed:
+            log.info(
+                "model.init_from=%s not applied: resuming %s, which started from it",
+                init_source.setting,
+                resume.weights_path,
+            )
+            init_from = {"source": str(init_source.network_path), "resumed": True}
+        elif init_source is not None:
+            init_from = apply_init_from(init_source, network, data.split.sign_map)
         augmentation = augmentation_layer(data.augmenter, int(cfg.seed))
         model = build_training_model(network, awp_lambda, augmentation)
         optimizer = compile_training_model(cfg, model, steps_per_epoch * int(tr.epochs))
@@ -137,4 +158,4 @@ def build_trainer(
             load_checkpoint(model, optimizer, resume)
     if resume.resumed:  # outside the scope: TF reads distributed variables' values only there
         check_and_restore_rng(model, optimizer, resume)
-    return Trainer(network, model, optimizer, devices, awp_lambda)
+    return Trainer(network, model, optimizer, devices, awp_lambda, init_from)
