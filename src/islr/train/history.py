@@ -15,7 +15,7 @@ import keras
 
 from islr.atomic_io import write_text_atomic
 
-__all__ = ["EpochLogger", "current_learning_rate", "write_history_csv"]
+__all__ = ["EpochLogger", "EpochRecorder", "current_learning_rate", "write_history_csv"]
 
 log = logging.getLogger(__name__)
 
@@ -42,25 +42,37 @@ def write_history_csv(path: Path, history: list[dict[str, Any]]) -> None:
     write_text_atomic(path, text.getvalue())
 
 
-class EpochLogger(keras.callbacks.Callback):
-    """One ``logging`` line per epoch (the run log and non-interactive consoles)."""
+class EpochRecorder(keras.callbacks.Callback):
+    """Times each epoch and hands its record to :meth:`record`: the epoch's ``logs`` as
+    floats, the learning rate and the epoch's seconds."""
 
-    def __init__(self, epochs: int) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self.epochs = epochs
         self._t0 = time.perf_counter()
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         self._t0 = time.perf_counter()
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        parts = [f"{k}={float(v):.4f}" for k, v in (logs or {}).items()]
+        metrics = {k: float(v) for k, v in (logs or {}).items()}
         lr = current_learning_rate(self.model)
+        self.record(epoch + 1, metrics, lr, time.perf_counter() - self._t0)
+
+    def record(self, epoch: int, metrics: dict[str, float], lr: float, seconds: float) -> None:
+        """Take epoch ``epoch``'s (from 1) record."""
+        raise NotImplementedError
+
+
+class EpochLogger(EpochRecorder):
+    """One ``logging`` line per epoch (the run log and non-interactive consoles)."""
+
+    def __init__(self, epochs: int) -> None:
+        super().__init__()
+        self.epochs = epochs
+
+    def record(self, epoch: int, metrics: dict[str, float], lr: float, seconds: float) -> None:
+        """Log the epoch's line: its metrics, learning rate and seconds."""
+        parts = [f"{k}={v:.4f}" for k, v in metrics.items()]
         log.info(
-            "epoch %d/%d  %s  lr=%.3g  %.1fs",
-            epoch + 1,
-            self.epochs,
-            "  ".join(parts),
-            lr,
-            time.perf_counter() - self._t0,
+            "epoch %d/%d  %s  lr=%.3g  %.1fs", epoch, self.epochs, "  ".join(parts), lr, seconds
         )

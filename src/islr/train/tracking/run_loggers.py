@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,7 @@ import keras
 from omegaconf import DictConfig
 
 from islr.errors import ConfigError
-from islr.train.history import current_learning_rate
+from islr.train.history import EpochRecorder
 from islr.train.tracking.base import RunInfo, RunLogger
 
 __all__ = ["EpochMetricsCallback", "RunLoggers", "build_loggers", "log_export"]
@@ -55,22 +54,16 @@ class RunLoggers(RunLogger):
         return EpochMetricsCallback(self)
 
 
-class EpochMetricsCallback(keras.callbacks.Callback):
+class EpochMetricsCallback(EpochRecorder):
     """Reports each epoch's ``logs``, the learning rate and the epoch's seconds to a logger."""
 
     def __init__(self, logger: RunLogger) -> None:
         super().__init__()
         self.logger = logger
-        self._t0 = time.perf_counter()
 
-    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-        self._t0 = time.perf_counter()
-
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        metrics = {k: float(v) for k, v in (logs or {}).items()}
-        metrics["lr"] = current_learning_rate(self.model)
-        metrics["seconds"] = time.perf_counter() - self._t0
-        self.logger.log_epoch(epoch + 1, metrics)
+    def record(self, epoch: int, metrics: dict[str, float], lr: float, seconds: float) -> None:
+        """Give the logger the epoch's metrics with ``lr`` and ``seconds``."""
+        self.logger.log_epoch(epoch, {**metrics, "lr": lr, "seconds": seconds})
 
 
 def build_loggers(cfg: DictConfig) -> RunLoggers:
