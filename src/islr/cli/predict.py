@@ -40,6 +40,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--sign-map", help="sign map JSON (default: the one beside the model)")
     p.add_argument("--threads", type=int, default=1, help="TFLite interpreter threads")
+    p.add_argument(
+        "--min-confidence",
+        type=float,
+        metavar="P",
+        help="a clip (--spot: a segment) whose calibrated top probability is below P (0-1) is "
+        "no sign (default: the rejection threshold of calibration.json beside the model; "
+        "none for an uncalibrated model; --spot: conf/spot)",
+    )
     video = p.add_argument_group("videos")
     video.add_argument("--stream", metavar="SOURCE", help="camera index or video file: live mode")
     video.add_argument("--window", type=int, default=64, help="frames per live prediction")
@@ -53,11 +61,6 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="with --stream (also a long .parquet): print each signing segment and its sign "
         "as it ends, instead of a prediction per window (docs/spotting.md)",
-    )
-    video.add_argument(
-        "--min-confidence",
-        type=float,
-        help="--spot: a segment below this probability is no sign (default: conf/spot)",
     )
     video.add_argument("--stride", type=int, default=1, help="keep every k-th video frame")
     video.add_argument("--mirror", action="store_true", help="flip video frames horizontally")
@@ -130,7 +133,7 @@ def _spot(args: argparse.Namespace, predictor, settings) -> int:
 def run(args: argparse.Namespace) -> int:
     """The command behind the parsed arguments (raises islr's errors)."""
     from islr.data.video import HolisticSettings
-    from islr.export.predict import load_predictor, predict_files
+    from islr.export.predict import NO_SIGN, load_predictor, predict_files
 
     if args.top_k < 1:
         raise ValueError(f"--top-k must be >= 1, got {args.top_k}")
@@ -138,8 +141,8 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("give landmark files, videos or directories, or --stream SOURCE")
     if (args.show or args.record or args.spot) and args.stream is None:
         raise ValueError("--show, --record and --spot go with --stream SOURCE")
-    if args.min_confidence is not None and not args.spot:
-        raise ValueError("--min-confidence goes with --spot")
+    if args.min_confidence is not None and args.stream is not None and not args.spot:
+        raise ValueError("--min-confidence goes with files or --spot, not the sliding window")
     settings = HolisticSettings(stride=args.stride, mirror=args.mirror)
     predictor = load_predictor(args.model, num_threads=args.threads)
     if args.stream is not None:
@@ -153,19 +156,42 @@ def run(args: argparse.Namespace) -> int:
         sign_map=args.sign_map,
         video_settings=settings,
         video_workers=args.workers,
+        min_confidence=args.min_confidence,
     )
+    if run.threshold is None:
+        print(
+            f"{predictor.path}: uncalibrated (no calibration.json beside it): no clip is "
+            "rejected for low confidence; --min-confidence sets a threshold",
+            file=sys.stderr,
+        )
     for pred in run.predictions:
         tops = ", ".join(f"{sign} {prob:.3f}" for sign, _, prob in pred.top)
+        if pred.rejected:
+            tops = f"{NO_SIGN} ({pred.rejected}; {tops})"
         print(f"{pred.path}\t{tops}")
     for path, why in run.failures:
         print(f"{path}\tSKIPPED: {why}", file=sys.stderr)
     if args.output:
         run.write_csv(args.output)
     print(
-        f"predicted {len(run.predictions)} file(s), skipped {len(run.failures)}",
+        f"predicted {len(run.predictions)} file(s): {len(run.rejected)} rejected as {NO_SIGN} "
+        f"({_threshold_source(args, predictor)}), skipped {len(run.failures)}",
         file=sys.stderr,
     )
     return 0 if run.predictions else 1
+
+
+def _threshold_source(args: argparse.Namespace, predictor) -> str:
+    if args.min_confidence is not None:
+        return f"below --min-confidence {args.min_confidence:g}"
+    cal = predictor.calibration
+    if cal is None:
+        return "no landmarks only: uncalibrated"
+    reached = "" if cal.target_met else ", target NOT reached on validation"
+    return (
+        f"below {cal.threshold:.3f}, the threshold for {100 * cal.target_precision:g} % "
+        f"precision on validation{reached}"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

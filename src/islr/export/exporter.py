@@ -18,6 +18,7 @@ from islr.export.report import ExportReport
 from islr.export.settings import ExportSettings
 from islr.export.staging import check_out_dir, staged_directory
 from islr.export.steps import (
+    copy_calibration,
     measure_latency,
     write_inference_keras,
     write_report,
@@ -44,8 +45,9 @@ def export_models(
 
     Writes into ``out_dir``: ``model.keras`` (raw-frame inference model), ``saved_model/``
     (if kept), ``model_<variant>.tflite`` per variant, ``submission.zip`` (``model.tflite`` =
-    the submission variant), the sign map, ``web/`` (the browser app, when the npm packages
-    are installed), ``report.json`` and ``report.md``. Everything is
+    the submission variant), the sign map, ``calibration.json`` (a single source run's
+    temperature and rejection threshold, when it has one), ``web/`` (the browser app, when
+    the npm packages are installed), ``report.json`` and ``report.md``. Everything is
     written into a temporary sibling and moved into place only after every TFLite variant
     passed the parity gate.
 
@@ -74,6 +76,7 @@ def export_models(
         measure_latency(job)
         write_submission(job)
         write_sign_map(job)
+        copy_calibration(job)
         report = write_report(job)
     log.info("exported %d network(s) to %s", len(job.sources), out_dir)
     return report

@@ -23,11 +23,13 @@ from islr.export.inference import (
     run_keras,
 )
 from islr.export.parity import ParityResult, parity_inputs
+from islr.export.predictor import find_calibration
 from islr.export.report import ExportedFile
 from islr.export.settings import ExportSettings
 from islr.export.sign_map import resolve_sign_map
 from islr.model.finite import describe_paths, nonfinite_variables
-from islr.run_layout import ExportLayout
+from islr.run_layout import CALIBRATION, ExportLayout
+from islr.train.calibration import Calibration, read_calibration
 
 __all__ = ["ExportJob", "check_finite_network", "load_job"]
 
@@ -54,6 +56,10 @@ class ExportJob:
         parity: every parity comparison.
         runners: ``file name -> scores function`` of each file whose latency is measured.
         web: what the browser-app step did (``written (...)`` / ``skipped (why)``).
+        calibration: the source run's temperature and rejection threshold (``None``: none to
+            ship, ``calibration_note`` says why).
+        calibration_source: the ``calibration.json`` it was read from.
+        calibration_note: what the export does about calibration, for its report.
     """
 
     settings: ExportSettings
@@ -70,6 +76,9 @@ class ExportJob:
     parity: list[ParityResult] = field(default_factory=list)
     runners: dict[str, Callable[[np.ndarray], np.ndarray]] = field(default_factory=dict)
     web: str | None = None
+    calibration: Calibration | None = None
+    calibration_source: Path | None = None
+    calibration_note: str = ""
 
     @property
     def staged(self) -> ExportLayout:
@@ -129,6 +138,7 @@ def load_job(
                 "input are NaN/inf; nothing exported"
             )
     latency = parity_inputs(None, PARITY_SEED + 1, typical_frames=settings.latency_frames)
+    source, calibration, note = _source_calibration(paths)
 
     return ExportJob(
         settings=settings,
@@ -140,4 +150,51 @@ def load_job(
         parity_inputs=inputs,
         expected=expected,
         latency_input=latency["typical"],
+        calibration=calibration,
+        calibration_source=source,
+        calibration_note=note,
+    )
+
+
+def _source_calibration(paths: Sequence[Path]) -> tuple[Path | None, Calibration | None, str]:
+    """The ``calibration.json`` an export of ``paths`` ships, the calibration, and a note.
+
+    Only a single network's: a temperature is fitted to one network's logits, not to the mean
+    logits of an ensemble.
+
+    Raises:
+        ValueError: the source's calibration file is unreadable (naming it).
+    """
+    found = [find_calibration(p) for p in paths]
+    if len(paths) > 1:
+        have = sum(f is not None for f in found)
+        return (
+            None,
+            None,
+            (
+                f"none: an ensemble of {len(paths)} networks ({have} with a {CALIBRATION}, each "
+                "fitted to its own network); islr-predict rejects no clip for confidence unless "
+                "--min-confidence is given"
+            ),
+        )
+    if found[0] is None:
+        return (
+            None,
+            None,
+            (
+                f"none: {paths[0]} has no {CALIBRATION} (a run without a validation fold, or "
+                "calibration.enabled=false); islr-predict rejects no clip for confidence unless "
+                "--min-confidence is given"
+            ),
+        )
+    cal = read_calibration(found[0])
+    met = "" if cal.target_met else ", target NOT reached on validation"
+    return (
+        found[0],
+        cal,
+        (
+            f"{CALIBRATION} from {found[0]}: temperature {cal.temperature:.4f}, rejection "
+            f"threshold {cal.threshold:.4f} ({100 * cal.target_precision:g} % precision on "
+            f"validation fold {cal.fold}, coverage {100 * cal.coverage:.1f} %{met})"
+        ),
     )

@@ -1,4 +1,9 @@
-"""Predict signs for landmark parquet files with an exported (``.tflite``) or Keras model."""
+"""Predict signs for landmark parquet files with an exported (``.tflite``) or Keras model.
+
+Probabilities are calibrated (:class:`~islr.export.predictor.Predictor`, which this module
+re-exports with :func:`load_predictor`), and a clip whose calibrated top probability is below
+the rejection threshold is "no sign".
+"""
 
 from __future__ import annotations
 
@@ -14,105 +19,81 @@ from tqdm.auto import tqdm
 
 from islr.data.reader import LandmarkFileError, read_landmark_file, read_sign_map
 from islr.data.video import HolisticSettings, ensure_python, extract_clips, is_video
-from islr.export.inference import (
-    build_inference_model,
-    is_inference_model,
-    load_network,
-    run_keras,
+from islr.export.predictor import (
+    Predictor,
+    calibrated_probabilities,
+    find_calibration,
+    has_landmarks,
+    load_predictor,
+    to_probabilities,
 )
 from islr.export.sign_map import find_sign_map
-from islr.export.tflite import TFLiteRunner
-from islr.run_layout import CHECKPOINT, INFERENCE_KERAS, ExportLayout, RunLayout
 
 log = logging.getLogger(__name__)
 
-
-class Predictor:
-    """A raw-frame model, ``.tflite`` or Keras: ``predictor(frames [T, 543, 3]) -> scores [C]``.
-
-    Attributes:
-        path: where the model came from.
-        kind: ``"tflite"`` or ``"keras"``.
-        num_classes: length of the score vector.
-    """
-
-    def __init__(self, path: Path, kind: str, fn, num_classes: int) -> None:
-        self.path = path
-        self.kind = kind
-        self._fn = fn
-        self.num_classes = num_classes
-
-    def __call__(self, frames: np.ndarray) -> np.ndarray:
-        return self._fn(frames)
-
-
-def load_predictor(model: str | Path, num_threads: int | None = 1) -> Predictor:
-    """Load a model for prediction.
-
-    ``model`` may be a ``.tflite`` file, a ``.keras`` inference model (``model.keras`` of an
-    export) or network (wrapped with :func:`build_inference_model`), an export directory
-    (its ``model.keras``) or a training run directory (its ``checkpoints/best.keras``).
-    """
-    path = Path(model)
-    if path.is_dir():
-        if ExportLayout(path).inference_keras.is_file():
-            path = ExportLayout(path).inference_keras
-        elif RunLayout(path).best.is_file():
-            path = RunLayout(path).best
-        else:
-            raise FileNotFoundError(
-                f"{path}: directory holds neither {INFERENCE_KERAS} (export) nor {CHECKPOINT} (run)"
-            )
-    if path.suffix == ".tflite":
-        runner = TFLiteRunner(path, num_threads=num_threads)
-        out = runner.interpreter.get_signature_runner("serving_default").get_output_details()
-        num_classes = int(next(iter(out.values()))["shape"][-1])
-        return Predictor(path, "tflite", runner, num_classes)
-    if path.suffix == ".keras":
-        net = load_network(path)
-        if is_inference_model(net):
-            inference = net
-        else:  # a run's network: its logits (to_probabilities turns them into probabilities)
-            inference = build_inference_model([net], max_len=None, output="logits")
-        return Predictor(
-            path, "keras", lambda f: run_keras(inference, f), int(inference.output_shape[-1])
-        )
-    raise ValueError(f"{path}: expected a .tflite or .keras model, an export or a run directory")
-
-
-def to_probabilities(scores: np.ndarray) -> np.ndarray:
-    """Softmax of logits; scores that already form a distribution are returned unchanged."""
-    scores = np.asarray(scores, dtype=np.float64)
-    if np.all(scores >= 0) and np.all(scores <= 1) and abs(scores.sum() - 1.0) < 1e-3:
-        return scores  # exported with output="probabilities"
-    shifted = np.exp(scores - scores.max())
-    return shifted / shifted.sum()
+NO_SIGN = "no sign"
+"""What ``islr-predict`` prints (and writes in CSV) for a rejected clip."""
 
 
 @dataclass
 class FilePrediction:
-    """Top-k signs for one file: ``top`` = [(sign, class index, probability)], best first."""
+    """Top-k signs for one file: ``top`` = [(sign, class index, probability)], best first
+    (calibrated probabilities); ``rejected`` says why the clip is no sign (``None``: accepted).
+    """
 
     path: str
     frames: int
     top: list[tuple[str, int, float]]
+    rejected: str | None = None
+
+    @property
+    def sign(self) -> str | None:
+        """The predicted sign, ``None`` when the clip is rejected (no sign)."""
+        return None if self.rejected else self.top[0][0]
+
+    @property
+    def confidence(self) -> float:
+        """The calibrated probability of the best sign."""
+        return self.top[0][2]
 
 
 @dataclass
 class PredictionRun:
-    """Results of :func:`predict_files`: the predictions and the files that failed (path, why)."""
+    """Results of :func:`predict_files`: the predictions, the files that failed (path, why),
+    and the threshold clips were rejected below (``None``: none rejected for confidence)."""
 
     predictions: list[FilePrediction] = field(default_factory=list)
     failures: list[tuple[str, str]] = field(default_factory=list)
+    threshold: float | None = None
+
+    @property
+    def rejected(self) -> list[FilePrediction]:
+        """The predictions that are no sign."""
+        return [p for p in self.predictions if p.rejected]
 
     def write_csv(self, path: str | Path) -> None:
-        """One row per (file, rank): ``path, rank, sign, class_index, probability``."""
+        """One row per (file, rank): ``path, rank, sign, class_index, probability`` and the
+        file's outcome, ``prediction`` (its sign, or ``no sign``) and ``confidence`` (the
+        calibrated probability of its best sign)."""
         with open(path, "w", newline="", encoding="utf-8") as fh:
             writer = csv.writer(fh)
-            writer.writerow(["path", "rank", "sign", "class_index", "probability"])
+            writer.writerow(
+                ["path", "rank", "sign", "class_index", "probability", "prediction", "confidence"]
+            )
             for pred in self.predictions:
+                outcome = pred.sign or NO_SIGN
                 for rank, (sign, index, prob) in enumerate(pred.top, start=1):
-                    writer.writerow([pred.path, rank, sign, index, f"{prob:.6f}"])
+                    writer.writerow(
+                        [
+                            pred.path,
+                            rank,
+                            sign,
+                            index,
+                            f"{prob:.6f}",
+                            outcome,
+                            f"{pred.confidence:.6f}",
+                        ]
+                    )
 
 
 def collect_inputs(
@@ -165,8 +146,9 @@ def sign_names(predictor: Predictor, sign_map: str | Path | None = None) -> list
 def top_signs(
     predictor: Predictor, frames: np.ndarray, names: Sequence[str], top_k: int
 ) -> list[tuple[str, int, float]]:
-    """The ``top_k`` (sign, class index, probability) of one clip ``[T, 543, 3]``, best first."""
-    probs = to_probabilities(predictor(frames))
+    """The ``top_k`` (sign, class index, calibrated probability) of one clip ``[T, 543, 3]``,
+    best first."""
+    probs = predictor.probabilities(frames)
     order = np.argsort(-probs, kind="stable")[:top_k]
     return [(names[i], int(i), float(probs[i])) for i in order]
 
@@ -180,8 +162,13 @@ def predict_files(
     progress: bool | None = None,
     video_settings: HolisticSettings | None = None,
     video_workers: int | None = 1,
+    min_confidence: float | None = None,
 ) -> PredictionRun:
-    """Top-k signs with probabilities for every parquet file and video in ``inputs``.
+    """Top-k signs with calibrated probabilities for every parquet file and video in ``inputs``.
+
+    A clip is rejected (no sign, :attr:`FilePrediction.rejected`) when its top probability is
+    below ``min_confidence``, else below the model's calibrated rejection threshold (none
+    without ``calibration.json``), or when it holds no landmark at all.
 
     Videos are turned into landmarks with MediaPipe Holistic first (as ``islr-extract`` does).
     A file that cannot be read (:class:`~islr.data.LandmarkFileError`), a video that yields no
@@ -196,18 +183,22 @@ def predict_files(
         progress: show a progress bar (default: when stderr is a terminal).
         video_settings: how frames are taken from videos (stride, mirroring, ...).
         video_workers: extraction processes for videos.
+        min_confidence: the rejection threshold (0-1); default: the model's calibrated one.
 
     Raises:
         ExtractionEnvironmentError: videos were given but MediaPipe's environment is missing.
     """
     if top_k < 1:
         raise ValueError(f"top_k must be >= 1, got {top_k}")
+    if min_confidence is not None and not 0 <= min_confidence <= 1:
+        raise ValueError(f"min_confidence must be in [0, 1], got {min_confidence}")
     predictor = model if isinstance(model, Predictor) else load_predictor(model)
     names = sign_names(predictor, sign_map)
     files, videos, failures = collect_inputs(inputs)
     if videos:
         ensure_python()  # before any work: a missing environment is one clear error
-    run = PredictionRun(failures=list(failures))
+    threshold = predictor.rejection_threshold if min_confidence is None else min_confidence
+    run = PredictionRun(failures=list(failures), threshold=threshold)
     for path, why in failures:
         log.warning("skipped %s: %s", path, why)
     show = sys.stderr.isatty() if progress is None else progress
@@ -250,14 +241,23 @@ def _predict_one(
         log.warning("skipped %s: prediction failed (%s)", path, exc)
         run.failures.append((path, f"prediction failed ({exc})"))
         return
-    run.predictions.append(FilePrediction(path, int(frames.shape[0]), top))
+    rejected = None
+    if not has_landmarks(frames):
+        rejected = "no landmarks"
+    elif run.threshold is not None and top[0][2] < run.threshold:
+        rejected = f"confidence {top[0][2]:.3f} < {run.threshold:.3f}"
+    run.predictions.append(FilePrediction(path, int(frames.shape[0]), top, rejected))
 
 
 __all__ = [
+    "NO_SIGN",
     "FilePrediction",
     "PredictionRun",
     "Predictor",
+    "calibrated_probabilities",
     "collect_inputs",
+    "find_calibration",
+    "has_landmarks",
     "load_predictor",
     "predict_files",
     "sign_names",

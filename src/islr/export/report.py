@@ -38,6 +38,9 @@ class ExportReport:
     parity: list[dict]
     web: str | None = None
     """The browser app (``web/``): ``written (...)`` or ``skipped (why)``."""
+    calibration: str | None = None
+    """``calibration.json``: where it came from and its temperature and threshold, or
+    ``none: why`` (the predictor then rejects nothing unless told a threshold)."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -59,6 +62,8 @@ class ExportReport:
             lat = "" if f.median_latency_ms is None else f"{f.median_latency_ms:.2f} ms"
             name = f"`{f.file}`" + (" (eager Keras call)" if f.file == INFERENCE_KERAS else "")
             lines.append(f"| {name} | {_human(f.size_bytes)} | {diff} | {agree} | {lat} |")
+        if self.calibration is not None:
+            lines += ["", f"calibration: {self.calibration}"]
         if self.web is not None:
             lines += ["", f"web: {self.web}"]
         return "\n".join(lines) + "\n"

@@ -21,9 +21,10 @@ from islr.export import tflite
 from islr.export.job import ExportJob
 from islr.export.parity import check_parity
 from islr.export.report import ExportedFile, ExportReport
-from islr.run_layout import INFERENCE_KERAS, SAVED_MODEL, SUBMISSION
+from islr.run_layout import CALIBRATION, INFERENCE_KERAS, SAVED_MODEL, SUBMISSION
 
 __all__ = [
+    "copy_calibration",
     "measure_latency",
     "median_latency_ms",
     "write_inference_keras",
@@ -133,6 +134,16 @@ def write_sign_map(job: ExportJob) -> None:
     job.staged.sign_map.write_text(json.dumps(job.sign_map, indent=1), encoding="utf-8")
 
 
+def copy_calibration(job: ExportJob) -> None:
+    """``calibration.json``: the source run's temperature and rejection threshold, which the
+    predictor applies (the models themselves stay as they are: the Kaggle contract)."""
+    if job.calibration_source is None:
+        log.info("export without calibration: %s", job.calibration_note)
+        return
+    shutil.copyfile(job.calibration_source, job.staged.calibration)
+    job.files.append(ExportedFile(CALIBRATION, job.staged.calibration.stat().st_size))
+
+
 def write_report(job: ExportJob) -> ExportReport:
     """``report.json`` and ``report.md``: every file with its size, parity and latency."""
     report = ExportReport(
@@ -146,6 +157,7 @@ def write_report(job: ExportJob) -> ExportReport:
         files=job.files,
         parity=[r.to_dict() for r in job.parity],
         web=job.web,
+        calibration=job.calibration_note,
     )
     job.staged.report_json.write_text(json.dumps(report.to_dict(), indent=2), encoding="utf-8")
     job.staged.report_md.write_text(report.to_markdown(), encoding="utf-8")
