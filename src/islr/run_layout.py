@@ -27,6 +27,7 @@ from pathlib import Path
 __all__ = [
     "CALIBRATION",
     "CHECKPOINT",
+    "CV_SUMMARY",
     "INFERENCE_KERAS",
     "REPORT_JSON",
     "REPORT_MD",
@@ -42,6 +43,8 @@ __all__ = [
 SIGN_MAP_FILENAME = "sign_to_prediction_index_map.json"
 # The network a run directory stands for (export, predict, evaluate), relative to the run.
 CHECKPOINT = Path("checkpoints") / "best.keras"
+# A multirun's summary over its jobs' metrics.json, in the sweep directory (islr.train.sweep).
+CV_SUMMARY = "cv_summary.json"
 
 INFERENCE_KERAS = "model.keras"
 SAVED_MODEL = "saved_model"

@@ -11,6 +11,8 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
+from islr.run_layout import CV_SUMMARY
+
 log = logging.getLogger(__name__)
 
 FOLD_KEY = "data.fold"
@@ -108,7 +110,7 @@ class CVSummaryCallback(Callback):
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(str(config.hydra.sweep.dir))
         summary = summarize_runs(sweep_dir, self.metric)
-        where = sweep_dir / "cv_summary.json"
+        where = sweep_dir / CV_SUMMARY
         where.write_text(json.dumps(summary, indent=2) + "\n")
         line = summary_line(summary, where)
         log.info(line)
