@@ -55,10 +55,20 @@ def train_command(cfg: DictConfig) -> float | None:
             f"validation (fold {result['fold']}, best epoch {result['best_epoch']}): "
             f"top-1 {result['val_top1']:.4f}, top-5 {result['val_top5']:.4f}"
         )
+    if "val_temperature" in result:
+        met = "" if result["val_rejection_target_met"] else ", target NOT reached"
+        lines.append(
+            f"calibration: {layout.calibration} (temperature {result['val_temperature']:.3f}, "
+            f"ECE {result['val_ece_before']:.4f} -> {result['val_ece_after']:.4f}, NLL "
+            f"{result['val_nll_before']:.4f} -> {result['val_nll_after']:.4f}; no sign below "
+            f"{result['val_rejection_threshold']:.3f}: keeps "
+            f"{100 * result['val_rejection_coverage']:.0f} % of the validation clips at "
+            f"{100 * result['val_rejection_precision']:.0f} % precision{met})"
+        )
     lines += [
         f"checkpoints: {layout.checkpoints} (best.keras, last.keras, last.weights.h5)",
         f"metrics: {layout.metrics_json}, {layout.metrics_csv}",
-        f"plots: {layout.curves}, {layout.confusion}",
+        f"plots: {layout.curves}, {layout.confusion}, {layout.reliability}",
     ]
     if export_dir is not None:
         lines.append(f"export: {export_dir} (submission.zip, *.tflite, saved_model/, model.keras)")
