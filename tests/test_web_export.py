@@ -293,9 +293,13 @@ def test_bundle_export_adds_the_app_to_an_export_without_it(models, tmp_path) ->
     _export(models["run"], out, node_modules=str(empty))
     assert not (out / "web").exists()
     web_settings = dataclasses.replace(ExportSettings.shipped().web, window=WINDOW)
+    calibration = {"temperature": 0.8, "threshold": 0.62, "coverage": 0.7}
+    (out / "calibration.json").write_text(json.dumps(calibration))  # as the run wrote it
     result = bundle_export(out, web_settings, tolerance=1e-4)
     assert result.status.startswith("written"), result.status
     assert (out / "web" / "index.html").is_file()
+    info = json.loads((out / "web" / "model.json").read_text())
+    assert info["calibration"] == {"temperature": 0.8, "threshold": 0.62}
     assert not list(out.glob(".web.partial*"))
     video = _frames(np.random.default_rng(4), 11)
     np.testing.assert_allclose(

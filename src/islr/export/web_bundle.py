@@ -50,6 +50,7 @@ __all__ = [
     "WebSourcesMissing",
     "bundle_export",
     "default_web_root",
+    "export_calibration",
     "export_web",
     "find_web_sources",
     "write_web_app",
@@ -164,6 +165,18 @@ def _pinned_versions(package_json: Path) -> dict[str, str]:
     if not package_json.is_file():
         return {}
     return dict(json.loads(package_json.read_text()).get("dependencies", {}))
+
+
+def export_calibration(export_dir: str | Path) -> dict[str, float] | None:
+    """``{"temperature", "threshold"}`` of the export's ``calibration.json`` (``None``: none)."""
+    path = ExportLayout(Path(export_dir)).calibration
+    if not path.is_file():
+        return None
+    try:
+        values = json.loads(path.read_text(encoding="utf-8"))
+        return {k: float(values[k]) for k in ("temperature", "threshold")}
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"{path}: not a calibration file ({exc})") from exc
 
 
 def model_info(
@@ -337,6 +350,7 @@ def bundle_export(export_dir: str | Path, settings: WebSettings, tolerance: floa
             videos=parity_inputs(inference_max_len(model)),
             keras_fn=lambda frames: run_keras(model, frames),
             tolerance=tolerance,
+            calibration=export_calibration(layout.out_dir),
         )
         if (staging / WEB_DIR).is_dir():
             shutil.rmtree(layout.out_dir / WEB_DIR, ignore_errors=True)
@@ -364,6 +378,7 @@ def write_web_app(job: ExportJob) -> None:
         videos=job.parity_inputs,
         keras_fn=job.keras_scores,
         tolerance=job.settings.tolerances["fp32"],
+        calibration=export_calibration(job.staged.out_dir),
     )
     job.files.extend(result.files)
     job.parity.extend(result.parity)
