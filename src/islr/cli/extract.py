@@ -39,7 +39,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Run MediaPipe Holistic over videos and write the Kaggle ISLR layout "
         "(train.csv, train_landmark_files/<participant>/<sequence>.parquet, sign map). A clip's "
         "sign is its parent folder's name (or the --manifest's sign column); its participant is "
-        "the folder above that (see the README). Finished clips are never redone.",
+        "the folder above that (see docs/videos.md). Finished clips are never redone.",
     )
     add_work_list(
         p,

@@ -10,9 +10,9 @@ from keras import ops
 from islr.replicas import replica_group, sum_over_replicas
 
 
-# The class keeps Keras' name on purpose: a functional model stores a layer's weights under
-# its snake-cased class name ("batch_normalization"), so weight files saved with Keras' own
-# layer (older runs' checkpoints) load into this one and back.
+# The class keeps Keras' name: a functional model stores a layer's weights under its
+# snake-cased class name ("batch_normalization"), so a weight file written by a network built
+# with Keras' own layer loads into one built with this layer, and back.
 @keras.saving.register_keras_serializable(package="islr")
 class BatchNormalization(keras.layers.BatchNormalization):
     """``keras.layers.BatchNormalization`` with masked statistics summed over replicas.
